@@ -1,0 +1,1 @@
+"""The platform's service kit: what every service would otherwise write again."""

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class ServiceKitConfig(AppConfig):
+    name = "service_kit"
+    label = "service_kit"
+    verbose_name = "Platform (outbox, inbox, dead letters)"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401 - registers the system checks
+        from .ops import sentry
+
+        sentry.init_sentry()

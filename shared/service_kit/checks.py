@@ -1,0 +1,38 @@
+"""System checks for the settings every service needs (``manage.py check``)."""
+
+from __future__ import annotations
+
+import os
+
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+
+REAL_PROFILE_REQUIRED = ("DATABASE_URL", "CACHE_URL", "CELERY_BROKER_URL", "SECRET_KEY")
+
+
+@register(Tags.compatibility)
+def check_service_settings(app_configs, **kwargs):
+    errors = []
+    if not getattr(settings, "SERVICE_NAME", ""):
+        errors.append(Error("SERVICE_NAME is not set.", id="service_kit.E001",
+                            hint="Build settings with service_kit.conf.service_settings()."))
+    if getattr(settings, "PLATFORM_PROFILE", "embedded") == "real":
+        for name in REAL_PROFILE_REQUIRED:
+            if not (os.environ.get(name) or os.environ.get(f"{name}_FILE")):
+                errors.append(Error(
+                    f"{name} must be set in the real profile.",
+                    hint=f"Set {name} or {name}_FILE (a mounted secret).",
+                    id="service_kit.E002",
+                ))
+    messaging = getattr(settings, "MESSAGING", {})
+    if messaging.get("WORKER") and not getattr(settings, "CELERY_BROKER_URL", ""):
+        errors.append(Error("CELERY_BROKER_URL is empty.", id="service_kit.E003"))
+    if len(settings.SECRET_KEY) < 32:
+        errors.append(Warning("SECRET_KEY is shorter than 32 characters.", id="service_kit.W001"))
+    from service_kit.messaging.schemas import registry
+
+    for event in messaging.get("CONSUMES", ()):
+        if event not in registry:
+            errors.append(Error(f"Consumed event type {event!r} has no schema in the kit.",
+                                id="service_kit.E004"))
+    return errors

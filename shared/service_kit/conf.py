@@ -1,0 +1,353 @@
+"""Settings every service shares, read from the environment with embedded defaults.
+
+A service's ``settings.py`` is a screenful::
+
+    from service_kit.conf import service_settings
+
+    globals().update(service_settings(
+        service="product", port=8003, apps=["catalogue"],
+        consumes=["inventory.low_stock"],
+    ))
+
+Two profiles: *embedded* (the default: SQLite per service, a file cache and a filesystem broker
+shared by every process under ``PLATFORM_DATA_DIR``) and *real* (PostgreSQL, Redis, RabbitMQ and S3,
+chosen by ``DATABASE_URL``, ``CACHE_URL``, ``CELERY_BROKER_URL`` and ``S3_BUCKET``). Every secret
+may come from a file named by ``<NAME>_FILE`` instead (Kubernetes and compose secrets).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import environ
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+env = environ.Env()
+
+#: Settings that may be given as ``NAME_FILE`` (a path whose content is the value).
+SECRET_NAMES = (
+    "SECRET_KEY",
+    "DATABASE_URL",
+    "CACHE_URL",
+    "CELERY_BROKER_URL",
+    "S3_ACCESS_KEY_ID",
+    "S3_SECRET_ACCESS_KEY",
+    "SENTRY_DSN",
+)
+
+
+def env_value(name: str, default: str | None = None) -> str | None:
+    """The value of ``name`` from the environment, or from the file named by ``name_FILE``."""
+    path = os.environ.get(f"{name}_FILE")
+    if path:
+        return Path(path).read_text().strip()
+    return os.environ.get(name, default)
+
+
+def data_dir() -> Path:
+    """Where the embedded profile keeps its databases, cache, broker folders and media."""
+    path = Path(os.environ.get("PLATFORM_DATA_DIR", REPO_ROOT / "var")).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _secret_key(var: Path) -> str:
+    key = env_value("SECRET_KEY")
+    if key:
+        return key
+    # Embedded profile: a development key made on first start, kept outside the source tree.
+    path = var / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+_PROMETHEUS_DB_ENGINES = {
+    "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
+    "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
+}
+
+
+def database_settings(service: str, var: Path) -> dict[str, Any]:
+    url = env_value("DATABASE_URL") or f"sqlite:///{var / f'{service}.sqlite3'}"
+    db = env.db_url_config(url)
+    engine = db["ENGINE"]
+    if engine == "django.db.backends.sqlite3":
+        # Web process and worker share the file: WAL lets them read while one writes, IMMEDIATE
+        # transactions take the write lock up front instead of failing on upgrade.
+        db["OPTIONS"] = {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    elif engine == "django.db.backends.postgresql":
+        from psycopg_pool import ConnectionPool
+
+        db["CONN_MAX_AGE"] = 0  # the pool keeps connections; Django must not
+        db["OPTIONS"] = {
+            "pool": {
+                "min_size": env.int("DB_POOL_MIN_SIZE", 1),
+                "max_size": env.int("DB_POOL_MAX_SIZE", 10),
+                "timeout": env.float("DB_POOL_TIMEOUT", 10.0),
+                "check": ConnectionPool.check_connection,
+            },
+            "connect_timeout": env.int("DB_CONNECT_TIMEOUT", 5),
+        }
+    db["ENGINE"] = _PROMETHEUS_DB_ENGINES.get(engine, engine)
+    db.setdefault("TEST", {})
+    return db
+
+
+def cache_settings(var: Path) -> dict[str, Any]:
+    url = env_value("CACHE_URL") or f"filecache://{var / 'cache'}"
+    cache = env.cache_url_config(url)
+    # One cache for the whole platform (revocations, throttles, breaker state): the prefix is
+    # the platform's, not the service's. Tests give each run its own.
+    cache["KEY_PREFIX"] = os.environ.get("CACHE_KEY_PREFIX", "platform")
+    if cache["BACKEND"].startswith("django_redis"):
+        cache.setdefault("OPTIONS", {}).update(
+            {
+                "SOCKET_CONNECT_TIMEOUT": 1,
+                "SOCKET_TIMEOUT": 1,
+                "CONNECTION_POOL_KWARGS": {"max_connections": 50, "health_check_interval": 30},
+            }
+        )
+    elif cache["BACKEND"].endswith("FileBasedCache"):
+        cache["OPTIONS"] = {"MAX_ENTRIES": 100_000}
+    return cache
+
+
+def broker_settings(var: Path) -> dict[str, Any]:
+    url = env_value("CELERY_BROKER_URL") or "filesystem://"
+    options: dict[str, Any] = {}
+    if url.startswith("filesystem"):
+        folder = var / "broker"
+        for sub in ("queue", "processed", "control"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        options = {
+            "data_folder_in": str(folder / "queue"),
+            "data_folder_out": str(folder / "queue"),
+            "processed_folder": str(folder / "processed"),
+            "control_folder": str(folder / "control"),
+            "store_processed": False,
+        }
+    else:
+        options = {"confirm_publish": True, "max_retries": 2}
+    return {"CELERY_BROKER_URL": url, "CELERY_BROKER_TRANSPORT_OPTIONS": options}
+
+
+def storage_settings(var: Path) -> dict[str, Any]:
+    bucket = os.environ.get("S3_BUCKET")
+    media = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    if bucket:
+        media = {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": bucket,
+                "endpoint_url": os.environ.get("S3_ENDPOINT_URL") or None,
+                "access_key": env_value("S3_ACCESS_KEY_ID"),
+                "secret_key": env_value("S3_SECRET_ACCESS_KEY"),
+                "region_name": os.environ.get("S3_REGION", "us-east-1"),
+                "addressing_style": os.environ.get("S3_ADDRESSING_STYLE", "path"),
+                "custom_domain": os.environ.get("S3_CUSTOM_DOMAIN") or None,
+                "querystring_auth": env.bool("S3_QUERYSTRING_AUTH", True),
+                "file_overwrite": False,
+            },
+        }
+    return {
+        "STORAGES": {
+            "default": media,
+            "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+        },
+    }
+
+
+def service_settings(
+    *,
+    service: str,
+    port: int,
+    apps: list[str],
+    consumes: list[str] = (),
+    commands: list[str] = (),
+    worker: bool = True,
+    **extra: Any,
+) -> dict[str, Any]:
+    """Every Django setting of one service.
+
+    ``service`` names the service in logs, metrics, queues and database names; ``apps`` are its
+    own Django apps; ``consumes`` are the event types (``order.confirmed``) its ``<service>.events``
+    queue is bound to; ``commands`` the verbs of its command queues (``reserve`` makes the queue
+    ``<service>.reserve``). ``extra`` settings are added last and win.
+    """
+    var = data_dir()
+    # The project package is the one holding the settings module; it names the service folder.
+    project = os.environ.get("DJANGO_SETTINGS_MODULE", f"{service}.settings").rsplit(".", 1)[0]
+    base = REPO_ROOT / project
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(var / "metrics" / service))
+    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+    debug = env.bool("DEBUG", False)
+    hosts = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+
+    settings: dict[str, Any] = {
+        "SERVICE_NAME": service,
+        "SERVICE_PORT": port,
+        "PLATFORM_PROFILE": os.environ.get("PLATFORM_PROFILE", "embedded"),
+        "BASE_DIR": base,
+        "SECRET_KEY": _secret_key(var),
+        "DEBUG": debug,
+        "ALLOWED_HOSTS": hosts,
+        "CSRF_TRUSTED_ORIGINS": env.list("CSRF_TRUSTED_ORIGINS", default=[]),
+        "INSTALLED_APPS": [
+            "django.contrib.admin",
+            "django.contrib.auth",
+            "django.contrib.contenttypes",
+            "django.contrib.sessions",
+            "django.contrib.messages",
+            "whitenoise.runserver_nostatic",
+            "django.contrib.staticfiles",
+            "django_prometheus",
+            "rest_framework",
+            "drf_spectacular",
+            "service_kit",
+            *apps,
+        ],
+        "MIDDLEWARE": [
+            "django_prometheus.middleware.PrometheusBeforeMiddleware",
+            "service_kit.ops.middleware.RequestIdMiddleware",
+            "django.middleware.security.SecurityMiddleware",
+            "whitenoise.middleware.WhiteNoiseMiddleware",
+            "django.contrib.sessions.middleware.SessionMiddleware",
+            "django.middleware.common.CommonMiddleware",
+            "django.middleware.csrf.CsrfViewMiddleware",
+            "django.contrib.auth.middleware.AuthenticationMiddleware",
+            "django.contrib.messages.middleware.MessageMiddleware",
+            "django.middleware.clickjacking.XFrameOptionsMiddleware",
+            "service_kit.ops.middleware.AccessLogMiddleware",
+            "django_prometheus.middleware.PrometheusAfterMiddleware",
+        ],
+        "ROOT_URLCONF": f"{project}.urls",
+        "WSGI_APPLICATION": f"{project}.wsgi.application",
+        "TEMPLATES": [
+            {
+                "BACKEND": "django.template.backends.django.DjangoTemplates",
+                "DIRS": [],
+                "APP_DIRS": True,
+                "OPTIONS": {
+                    "context_processors": [
+                        "django.template.context_processors.request",
+                        "django.contrib.auth.context_processors.auth",
+                        "django.contrib.messages.context_processors.messages",
+                    ]
+                },
+            }
+        ],
+        "DATABASES": {"default": database_settings(service, var)},
+        "CACHES": {"default": cache_settings(var)},
+        "DEFAULT_AUTO_FIELD": "django.db.models.BigAutoField",
+        "LANGUAGE_CODE": "en-us",
+        "TIME_ZONE": "UTC",
+        "USE_I18N": True,
+        "USE_TZ": True,
+        "STATIC_URL": os.environ.get("STATIC_URL", "static/"),
+        "STATIC_ROOT": Path(os.environ.get("STATIC_ROOT", var / "static" / service)),
+        "MEDIA_URL": os.environ.get("MEDIA_URL", "media/"),
+        "MEDIA_ROOT": Path(os.environ.get("MEDIA_ROOT", var / "media" / service)),
+        # Admins behind the gateway live side by side under one host: their cookies must not meet.
+        "SESSION_COOKIE_NAME": f"{service}_sessionid",
+        "CSRF_COOKIE_NAME": f"{service}_csrftoken",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SECURE": env.bool("SECURE_COOKIES", False),
+        "CSRF_COOKIE_SECURE": env.bool("SECURE_COOKIES", False),
+        "SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https"),
+        "USE_X_FORWARDED_HOST": env.bool("USE_X_FORWARDED_HOST", False),
+        "DATA_UPLOAD_MAX_MEMORY_SIZE": env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440),
+        "REST_FRAMEWORK": {
+            "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+            "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+            "DEFAULT_AUTHENTICATION_CLASSES": [],
+            "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+            "DEFAULT_PAGINATION_CLASS": "service_kit.api.pagination.PageNumberPagination",
+            "PAGE_SIZE": 20,
+            "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+            "EXCEPTION_HANDLER": "service_kit.api.errors.exception_handler",
+            "UNAUTHENTICATED_USER": None,
+            "TEST_REQUEST_DEFAULT_FORMAT": "json",
+        },
+        "SPECTACULAR_SETTINGS": {
+            "TITLE": f"{service} service API",
+            "VERSION": "1.0.0",
+            "SERVE_INCLUDE_SCHEMA": False,
+            "COMPONENT_SPLIT_REQUEST": True,
+        },
+        "LOGGING": logging_settings(service),
+        "SENTRY_DSN": env_value("SENTRY_DSN", ""),
+        # Messaging (see service_kit.messaging).
+        **broker_settings(var),
+        "MESSAGING": {
+            "CONSUMES": list(consumes),
+            "COMMANDS": list(commands),
+            "WORKER": worker,
+            "MAX_RETRIES": env.int("MESSAGING_MAX_RETRIES", 3),
+            "RETRY_BACKOFF": env.float("MESSAGING_RETRY_BACKOFF", 1.0),
+            "OUTBOX_SWEEP_INTERVAL": env.float("OUTBOX_SWEEP_INTERVAL", 5.0),
+            "OUTBOX_SWEEP_AGE": env.float("OUTBOX_SWEEP_AGE", 2.0),
+            "PUBLISH_TIMEOUT": env.float("PUBLISH_TIMEOUT", 2.0),
+        },
+        "IDEMPOTENCY_KEY_TTL": env.int("IDEMPOTENCY_KEY_TTL", 24 * 3600),
+        # Service-to-service HTTP (see service_kit.http).
+        "UPSTREAMS": {
+            name: os.environ.get(f"{name.upper()}_SERVICE_URL", f"http://127.0.0.1:{p}")
+            for name, p in SERVICE_PORTS.items()
+        },
+        "HTTP_CLIENT": {
+            "CONNECT_TIMEOUT": env.float("HTTP_CONNECT_TIMEOUT", 1.0),
+            "READ_TIMEOUT": env.float("HTTP_READ_TIMEOUT", 5.0),
+            "RETRIES": env.int("HTTP_RETRIES", 2),
+            "BREAKER_FAILURES": env.int("BREAKER_FAILURES", 5),
+            "BREAKER_RESET_TIMEOUT": env.float("BREAKER_RESET_TIMEOUT", 10.0),
+        },
+        **storage_settings(var),
+    }
+    settings.update(extra)
+    return settings
+
+
+SERVICE_PORTS = {
+    "gateway": 8000,
+    "auth": 8001,
+    "user": 8002,
+    "product": 8003,
+    "inventory": 8004,
+    "order": 8005,
+    "payment": 8006,
+}
+
+
+def logging_settings(service: str) -> dict[str, Any]:
+    level = os.environ.get("LOG_LEVEL", "INFO")
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"context": {"()": "service_kit.ops.logs.ContextFilter", "service": service}},
+        "formatters": {"ecs": {"()": "ecs_logging.StdlibFormatter"}},
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": "ecs",
+                "filters": ["context"],
+                "stream": "ext://sys.stdout",
+            }
+        },
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": {
+            # The kit writes its own access line; Django's would say the same thing twice.
+            "django.request": {"level": "ERROR"},
+            "django.server": {"level": "WARNING"},
+            "celery": {"level": level},
+        },
+    }

@@ -1,0 +1,27 @@
+"""The few lines each project's manage.py, wsgi.py and asgi.py would otherwise repeat."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def manage(settings_module: str) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module)
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(sys.argv)
+
+
+def wsgi_application(settings_module: str):
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module)
+    from django.core.wsgi import get_wsgi_application
+
+    return get_wsgi_application()
+
+
+def asgi_application(settings_module: str):
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module)
+    from django.core.asgi import get_asgi_application
+
+    return get_asgi_application()

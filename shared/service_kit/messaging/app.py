@@ -1,0 +1,122 @@
+"""The Celery app factory: every service's worker, queues and periodic tasks, one way."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+from celery import Celery, signals
+from kombu import Exchange, Queue, binding
+
+DOMAIN_EVENTS = Exchange("domain_events", type="topic", durable=True)
+
+_app: Celery | None = None
+
+
+def event_task_name(event_type: str) -> str:
+    return f"events.{event_type}"
+
+
+def events_queue_name(service: str) -> str:
+    return f"{service}.events"
+
+
+def tasks_queue_name(service: str) -> str:
+    return f"{service}.tasks"
+
+
+def command_queue(name: str) -> Queue:
+    """The queue of a command ``<service>.<verb>``: reached through the default exchange."""
+    return Queue(name, routing_key=name, durable=True)
+
+
+def service_queues(service: str, consumes, commands) -> list[Queue]:
+    queues = [Queue(tasks_queue_name(service), routing_key=tasks_queue_name(service), durable=True)]
+    if consumes:
+        queues.append(
+            Queue(
+                events_queue_name(service),
+                bindings=[binding(DOMAIN_EVENTS, routing_key=event) for event in consumes],
+                durable=True,
+            )
+        )
+    queues += [command_queue(f"{service}.{verb}") for verb in commands]
+    return queues
+
+
+def make_celery_app(settings_module: str) -> Celery:
+    """The service's Celery app, configured from its Django settings (``CELERY_*`` and
+    ``MESSAGING``). Call it from the project's ``celery.py``."""
+    global _app
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module)
+    from django.conf import settings
+
+    from service_kit.conf import data_dir
+
+    service = settings.SERVICE_NAME
+    messaging = settings.MESSAGING
+    app = Celery(service)
+    app.config_from_object("django.conf:settings", namespace="CELERY")
+    filesystem = settings.CELERY_BROKER_URL.startswith("filesystem")
+    app.conf.update(
+        task_queues=service_queues(service, messaging["CONSUMES"], messaging["COMMANDS"]),
+        task_default_queue=tasks_queue_name(service),
+        task_default_exchange="",
+        task_default_routing_key=tasks_queue_name(service),
+        task_create_missing_queues=False,
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        task_ignore_result=True,
+        result_backend=None,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_soft_time_limit=messaging.get("SOFT_TIME_LIMIT", 240),
+        task_time_limit=messaging.get("TIME_LIMIT", 300),
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=messaging["PUBLISH_TIMEOUT"],
+        broker_heartbeat=0 if filesystem else 30,
+        task_publish_retry_policy={
+            "max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5,
+        },
+        worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,
+        worker_send_task_events=False,
+        worker_enable_remote_control=not filesystem,
+        beat_schedule={
+            "outbox-sweep": {
+                "task": "service_kit.outbox_sweep",
+                "schedule": timedelta(seconds=messaging["OUTBOX_SWEEP_INTERVAL"]),
+                "options": {"queue": tasks_queue_name(service), "expires": 60},
+            },
+            "idempotency-purge": {
+                "task": "service_kit.idempotency_purge",
+                "schedule": timedelta(hours=1),
+                "options": {"queue": tasks_queue_name(service), "expires": 600},
+            },
+        },
+        beat_schedule_filename=str(data_dir() / f"celerybeat-{service}"),
+    )
+    from . import signals  # noqa: F401 - request ids, task metrics
+
+    app.autodiscover_tasks(["service_kit.messaging"], related_name="tasks")
+    app.autodiscover_tasks(related_name="handlers")
+    _app = app
+    return app
+
+
+def get_celery_app() -> Celery:
+    """The app of this process (the service's, once its celery module is imported)."""
+    if _app is not None:
+        return _app
+    from celery import current_app
+
+    return current_app._get_current_object()
+
+
+@signals.worker_process_init.connect
+def _reset_after_fork(**kwargs):
+    from .outbox import relay
+
+    relay.reset()

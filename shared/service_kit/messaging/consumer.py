@@ -1,0 +1,136 @@
+"""Idempotent consumers: ``@event_handler("order.confirmed")`` and ``@command_handler(...)``.
+
+The handler runs inside a transaction that also records the message id in the inbox
+(:class:`ProcessedMessage`): a message delivered twice is applied once. A payload that breaks its
+schema goes straight to dead letters; a handler that keeps raising is retried on this service's
+own queue (never back through the exchange, which would reach every subscriber again) and ends in
+dead letters after ``MESSAGING["MAX_RETRIES"]`` tries.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from celery import Task, shared_task
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from service_kit.models import DeadLetter, ProcessedMessage
+from service_kit.ops.context import request_id_var
+from service_kit.ops.metrics import DEAD_LETTERS, DUPLICATES
+
+from .app import event_task_name, events_queue_name
+from .envelope import Envelope, InvalidMessage
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[Envelope], Any]
+
+
+class ConsumerTask(Task):
+    acks_late = True
+    max_retries = None  # counted by the kit (MESSAGING["MAX_RETRIES"]), see run_handler
+    handler: Handler
+    queue_name: str
+
+    def run_handler(self, raw: Any) -> str:
+        try:
+            envelope = Envelope.parse(raw)
+        except InvalidMessage as exc:
+            dead_letter(self, raw, DeadLetter.Reason.INVALID, str(exc))
+            return "invalid"
+        token = request_id_var.set(envelope.request_id)
+        try:
+            return self._apply(envelope, raw)
+        finally:
+            request_id_var.reset(token)
+
+    def _apply(self, envelope: Envelope, raw: Any) -> str:
+        try:
+            with transaction.atomic():
+                try:
+                    with transaction.atomic():
+                        ProcessedMessage.objects.create(message_id=envelope.id, handler=self.name)
+                except IntegrityError:
+                    DUPLICATES.labels(self.name).inc()
+                    logger.info("message.duplicate", extra={"message_id": envelope.id,
+                                                            "task": self.name})
+                    return "duplicate"
+                self.handler(envelope)
+        except Exception as exc:
+            attempts = self.request.retries + 1
+            if attempts > settings.MESSAGING["MAX_RETRIES"]:
+                dead_letter(self, raw, DeadLetter.Reason.FAILED,
+                            "".join(traceback.format_exception(exc))[-8000:], attempts)
+                return "dead_letter"
+            logger.warning("message.retry", extra={"message_id": envelope.id, "task": self.name,
+                                                   "attempt": attempts, "error": str(exc)[:300]})
+            delay = settings.MESSAGING["RETRY_BACKOFF"] * (2 ** (attempts - 1))
+            # Back to this service's own queue only: the exchange would reach every subscriber.
+            raise self.retry(exc=exc, countdown=delay, exchange="",
+                             routing_key=self.queue_name) from exc
+        return "applied"
+
+
+def dead_letter(task: Task, raw: Any, reason: str, error: str, attempts: int = 1) -> DeadLetter:
+    message_id = str(raw.get("id")) if isinstance(raw, dict) else str(task.request.id)
+    letter = DeadLetter.objects.create(
+        message_id=message_id[:64], task=task.name, queue=task.queue_name,
+        envelope=raw if isinstance(raw, dict) else {"raw": repr(raw)[:8000]},
+        reason=reason, error=error, attempts=attempts,
+    )
+    DEAD_LETTERS.labels(task.name, reason).inc()
+    logger.error("message.dead_letter", extra={"message_id": message_id, "task": task.name,
+                                               "reason": reason})
+    return letter
+
+
+def _register(name: str, queue_name: str, handler: Handler) -> Task:
+    def run(self, raw):
+        return self.run_handler(raw)
+
+    run.__name__ = handler.__name__
+    run.__doc__ = handler.__doc__
+    task = shared_task(bind=True, base=ConsumerTask, name=name, handler=staticmethod(handler),
+                       queue_name=queue_name)(run)
+    return task
+
+
+def event_handler(event_type: str) -> Callable[[Handler], Task]:
+    """Apply ``event_type`` (``order.confirmed``) from this service's ``<service>.events`` queue.
+
+    The service must list the type in ``consumes`` so its queue is bound to it."""
+
+    def decorator(handler: Handler) -> Task:
+        return _register(event_task_name(event_type), events_queue_name(settings.SERVICE_NAME),
+                         handler)
+
+    return decorator
+
+
+def command_handler(command: str) -> Callable[[Handler], Task]:
+    """Carry out ``command`` (``inventory.reserve``) from its own queue of the same name."""
+
+    def decorator(handler: Handler) -> Task:
+        return _register(command, command, handler)
+
+    return decorator
+
+
+def replay(letter: DeadLetter) -> None:
+    """Send a dead letter's message again, to this service's queue that had it."""
+    from django.utils import timezone
+
+    from .app import get_celery_app
+
+    get_celery_app().send_task(
+        letter.task, args=[letter.envelope], exchange="", routing_key=letter.queue,
+        task_id=f"{letter.message_id}-replay-{letter.replay_count + 1}",
+        headers={"request_id": letter.envelope.get("request_id")},
+    )
+    DeadLetter.objects.filter(pk=letter.pk).update(
+        replayed_at=timezone.now(), replay_count=letter.replay_count + 1
+    )

@@ -1,0 +1,66 @@
+"""``/healthz`` (the process answers) and ``/readyz`` (its database, cache and broker answer)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connections
+from django.http import JsonResponse
+from django.views.decorators.http import require_GET
+
+
+def check_database() -> None:
+    for alias in connections:
+        with connections[alias].cursor() as cursor:
+            cursor.execute("SELECT 1")
+
+
+def check_cache() -> None:
+    key = f"readyz:{uuid.uuid4().hex}"
+    cache.set(key, "1", timeout=5)
+    if cache.get(key) != "1":
+        raise RuntimeError("cache did not return what was written")
+    cache.delete(key)
+
+
+def check_broker() -> None:
+    from service_kit.messaging.app import get_celery_app
+
+    app = get_celery_app()
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, interval_start=0, timeout=2)
+
+
+CHECKS = {"database": check_database, "cache": check_cache, "broker": check_broker}
+
+
+@require_GET
+def healthz(request):
+    return JsonResponse({"status": "ok", "service": settings.SERVICE_NAME})
+
+
+@require_GET
+def readyz(request):
+    names = getattr(settings, "READINESS_CHECKS", None) or (
+        ["database", "cache", "broker"] if settings.MESSAGING["WORKER"] else ["database", "cache"]
+    )
+    results, failed = {}, []
+    for name in names:
+        started = time.perf_counter()
+        try:
+            CHECKS[name]()
+        except Exception as exc:  # noqa: BLE001 - any failure means "not ready", reported by name
+            results[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+            failed.append(name)
+        else:
+            results[name] = {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 2)}
+    body = {
+        "status": "unavailable" if failed else "ok",
+        "service": settings.SERVICE_NAME,
+        "checks": results,
+        "failed": failed,
+    }
+    return JsonResponse(body, status=503 if failed else 200)

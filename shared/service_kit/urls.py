@@ -1,0 +1,30 @@
+"""The routes every service has; a service's urls.py adds its own API in front of them."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import URLPattern, URLResolver, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from .ops.health import healthz, readyz
+from .ops.metrics import metrics_view
+
+handler400 = "service_kit.api.errors.bad_request"
+handler403 = "service_kit.api.errors.permission_denied"
+handler404 = "service_kit.api.errors.not_found"
+handler500 = "service_kit.api.errors.server_error"
+
+
+def service_urlpatterns(*api: URLPattern | URLResolver, admin_site=True) -> list:
+    """``api`` routes plus health, metrics, the OpenAPI schema, its docs and the admin."""
+    patterns = [
+        *api,
+        path("healthz", healthz, name="healthz"),
+        path("readyz", readyz, name="readyz"),
+        path("metrics", metrics_view, name="metrics"),
+        path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+        path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    ]
+    if admin_site:
+        patterns.append(path("admin/", admin.site.urls))
+    return patterns
