@@ -219,6 +219,7 @@ def service_settings(
         "MIDDLEWARE": [
             "django_prometheus.middleware.PrometheusBeforeMiddleware",
             "service_kit.ops.middleware.RequestIdMiddleware",
+            "service_kit.ops.middleware.ApiBodyMiddleware",
             "django.middleware.security.SecurityMiddleware",
             "whitenoise.middleware.WhiteNoiseMiddleware",
             "django.contrib.sessions.middleware.SessionMiddleware",
@@ -266,9 +267,10 @@ def service_settings(
         "SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https"),
         "USE_X_FORWARDED_HOST": env.bool("USE_X_FORWARDED_HOST", False),
         "DATA_UPLOAD_MAX_MEMORY_SIZE": env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440),
+        "MAX_REQUEST_BODY_SIZE": env.int("MAX_REQUEST_BODY_SIZE", 10 * 1024 * 1024),
         "REST_FRAMEWORK": {
             "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-            "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+            "DEFAULT_PARSER_CLASSES": ["service_kit.api.parsers.JSONParser"],
             "DEFAULT_AUTHENTICATION_CLASSES": [],
             "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
             "DEFAULT_PAGINATION_CLASS": "service_kit.api.pagination.PageNumberPagination",

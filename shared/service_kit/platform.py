@@ -23,10 +23,11 @@ class Service:
     folder: str
     port: int
     worker: bool = True
+    base: Path = REPO_ROOT
 
     @property
     def path(self) -> Path:
-        return REPO_ROOT / self.folder
+        return self.base / self.folder
 
     def web_command(self, *, host: str = "127.0.0.1", port: int | None = None,
                     workers: int = 1, threads: int = 4) -> list[str]:

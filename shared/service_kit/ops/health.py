@@ -9,7 +9,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connections
 from django.http import JsonResponse
-from django.views.decorators.http import require_GET
+
+from service_kit.api.errors import error_response
 
 
 def check_database() -> None:
@@ -37,12 +38,22 @@ def check_broker() -> None:
 CHECKS = {"database": check_database, "cache": check_cache, "broker": check_broker}
 
 
-@require_GET
+def _get_only(view):
+    def wrapper(request):
+        if request.method not in ("GET", "HEAD"):
+            return error_response(405, "method_not_allowed",
+                                  f'Method "{request.method}" not allowed.', Allow="GET, HEAD")
+        return view(request)
+
+    return wrapper
+
+
+@_get_only
 def healthz(request):
     return JsonResponse({"status": "ok", "service": settings.SERVICE_NAME})
 
 
-@require_GET
+@_get_only
 def readyz(request):
     names = getattr(settings, "READINESS_CHECKS", None) or (
         ["database", "cache", "broker"] if settings.MESSAGING["WORKER"] else ["database", "cache"]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import logging
 import time
 
@@ -14,12 +15,10 @@ access_log = logging.getLogger("service_kit.access")
 
 class RequestIdMiddleware:
     """Takes ``X-Request-ID`` from the caller (or makes one), keeps it for logs, tasks and
-    outgoing calls, echoes it on the answer; refuses a body over ``MAX_REQUEST_BODY_SIZE`` with 413
-    before anything reads it."""
+    outgoing calls, and echoes it on the answer."""
 
     def __init__(self, get_response):
         self.get_response = get_response
-        self.max_body = getattr(settings, "MAX_REQUEST_BODY_SIZE", 10 * 1024 * 1024)
 
     def __call__(self, request):
         request_id = clean_request_id(request.META.get("HTTP_X_REQUEST_ID"))
@@ -27,14 +26,7 @@ class RequestIdMiddleware:
         rid_token = request_id_var.set(request_id)
         uid_token = user_id_var.set(None)
         try:
-            length = request.META.get("CONTENT_LENGTH")
-            if length and length.isdigit() and int(length) > self.max_body:
-                response = error_response(
-                    413, "payload_too_large", "The request body is too large.",
-                    {"max_bytes": self.max_body},
-                )
-            else:
-                response = self.get_response(request)
+            response = self.get_response(request)
         finally:
             request_id_var.reset(rid_token)
             user_id_var.reset(uid_token)
@@ -67,3 +59,48 @@ class AccessLogMiddleware:
             },
         )
         return response
+
+
+class ApiBodyMiddleware:
+    """The API is JSON only: a body sent to ``/api/`` is checked once, before authentication.
+
+    Too large → 413 ``payload_too_large`` (before anything reads it); a media type other than JSON
+    or multipart (uploads) → 415 ``unsupported_media_type``; JSON that does not parse → 400
+    ``parse_error``. The parsed document is kept for the kit's JSON parser, so DRF does not parse
+    it again.
+    """
+
+    BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.max_body = getattr(settings, "MAX_REQUEST_BODY_SIZE", 10 * 1024 * 1024)
+        self.prefix = getattr(settings, "API_PATH_PREFIX", "/api/")
+
+    def __call__(self, request):
+        if request.method in self.BODY_METHODS and request.path.startswith(self.prefix):
+            problem = self.check(request)
+            if problem is not None:
+                return problem
+        return self.get_response(request)
+
+    def check(self, request):
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        size = int(length) if length.isdigit() else 0
+        if size > self.max_body:
+            return error_response(413, "payload_too_large", "The request body is too large.",
+                                  {"max_bytes": self.max_body})
+        if size == 0:
+            return None
+        media_type = request.content_type or ""
+        if media_type == "multipart/form-data":
+            return None
+        if not (media_type == "application/json" or media_type.endswith("+json")):
+            return error_response(415, "unsupported_media_type",
+                                  f'Unsupported media type "{media_type}" in request.',
+                                  {"supported": ["application/json"]})
+        try:
+            request.kit_json = json.loads(request.body)
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+            return error_response(400, "parse_error", f"JSON parse error - {exc}")
+        return None

@@ -1,0 +1,115 @@
+"""Real backing services for tests, each run isolated on them.
+
+A run gets its own PostgreSQL database names (``t_<run>_<name>``), its own RabbitMQ vhost
+(``t_<run>``) and its own Redis key prefix, so runs never see each other's data. A test that needs
+a service skips when it is unreachable, unless ``REQUIRE_SERVICES`` is set (CI): then it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import uuid
+from urllib.parse import urlsplit
+
+import pytest
+
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
+RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+URLS = {"postgres": POSTGRES_URL, "rabbitmq": RABBITMQ_URL, "redis": REDIS_URL}
+
+#: One id per test run, shared by the processes it starts (set once, inherited by children).
+RUN_ID = os.environ.setdefault("PLATFORM_TEST_RUN", uuid.uuid4().hex[:8])
+
+
+def required() -> bool:
+    return os.environ.get("REQUIRE_SERVICES", "").lower() not in ("", "0", "false", "no")
+
+
+def reachable(name: str, timeout: float = 0.5) -> bool:
+    url = urlsplit(URLS[name])
+    try:
+        with socket.create_connection((url.hostname, url.port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def require(*names: str) -> None:
+    """Skip (or, with REQUIRE_SERVICES, fail) unless every named service answers."""
+    missing = [name for name in names if not reachable(name)]
+    if missing:
+        message = f"backing service(s) unreachable: {', '.join(missing)}"
+        if required():
+            pytest.fail(message + " (REQUIRE_SERVICES is set)", pytrace=False)
+        pytest.skip(message)
+
+
+def database_name(name: str) -> str:
+    return f"t_{RUN_ID}_{name}".lower()
+
+
+def database_url(name: str) -> str:
+    return f"{POSTGRES_URL}/{database_name(name)}"
+
+
+def _admin_connection():
+    import psycopg
+
+    return psycopg.connect(f"{POSTGRES_URL}/postgres", autocommit=True, connect_timeout=3)
+
+
+def create_database(name: str) -> str:
+    from psycopg import sql
+
+    db = database_name(name)
+    with _admin_connection() as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db)))
+    return database_url(name)
+
+
+def drop_database(name: str) -> None:
+    from psycopg import sql
+
+    db = database_name(name)
+    with _admin_connection() as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db)))
+
+
+def vhost_name() -> str:
+    return f"t_{RUN_ID}"
+
+
+def _rabbitmqctl(*args: str) -> None:
+    ctl = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
+    subprocess.run([ctl, *args], check=True, capture_output=True, timeout=60)
+
+
+def create_vhost() -> str:
+    """This run's vhost on the shared broker, with the broker URL's user allowed in it."""
+    vhost = vhost_name()
+    user = urlsplit(RABBITMQ_URL).username or "guest"
+    _rabbitmqctl("add_vhost", vhost)
+    _rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*")
+    return f"{RABBITMQ_URL}/{vhost}"
+
+
+def delete_vhost() -> None:
+    _rabbitmqctl("delete_vhost", vhost_name())
+
+
+def cache_prefix() -> str:
+    return f"t_{RUN_ID}"
+
+
+def flush_cache_prefix() -> None:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=f"*{cache_prefix()}:*", count=1000))
+    if keys:
+        client.delete(*keys)

@@ -1,0 +1,80 @@
+"""The kit's pytest plugin (registered as ``service_kit``): isolation and fixtures.
+
+Before Django loads, a service's in-process tests are pointed at this run's own database on the
+real PostgreSQL, its own Redis key prefix and its own RabbitMQ vhost when those answer (always,
+with ``REQUIRE_SERVICES``); otherwise at the embedded profile in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from . import backing
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_load_initial_conftests(early_config, parser, args):
+    # A wrapper runs before pytest-django's own hook, which loads the settings.
+    _isolate()
+    return (yield)
+
+
+def _isolate() -> None:
+    if "PLATFORM_DATA_DIR" not in os.environ:
+        os.environ["PLATFORM_DATA_DIR"] = tempfile.mkdtemp(prefix="platform-test-")
+    os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-0123456789abcdef")
+    if os.environ.get("PLATFORM_TEST_EMBEDDED"):
+        return
+    name = Path.cwd().name
+    if backing.required() or backing.reachable("postgres"):
+        os.environ.setdefault("DATABASE_URL", backing.database_url(name))
+    if backing.required() or backing.reachable("redis"):
+        os.environ.setdefault("CACHE_URL", backing.REDIS_URL)
+        os.environ.setdefault("CACHE_KEY_PREFIX", backing.cache_prefix())
+
+
+def pytest_unconfigure(config):
+    if os.environ.get("CACHE_KEY_PREFIX", "").startswith("t_"):
+        with contextlib.suppress(Exception):
+            backing.flush_cache_prefix()
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_vhost():
+    """This run's own vhost on the real RabbitMQ; deleted at the end of the session."""
+    backing.require("rabbitmq")
+    url = backing.create_vhost()
+    yield url
+    with contextlib.suppress(Exception):
+        backing.delete_vhost()
+
+
+@pytest.fixture
+def real_services():
+    """Require PostgreSQL, RabbitMQ and Redis (skip when unreachable, fail under CI)."""
+    backing.require("postgres", "rabbitmq", "redis")
+
+
+@pytest.fixture
+def harness_factory(tmp_path_factory):
+    """Make harnesses (``profile="real"`` or ``"embedded"``); every process stops at teardown."""
+    from .processes import Harness
+
+    made: list[Harness] = []
+
+    def make(profile: str = "real", **kwargs) -> Harness:
+        if profile == "real":
+            backing.require("postgres", "rabbitmq", "redis")
+            kwargs.setdefault("broker_url", backing.create_vhost())
+        harness = Harness(tmp_path_factory.mktemp(f"harness-{profile}"), profile=profile, **kwargs)
+        made.append(harness)
+        return harness
+
+    yield make
+    for harness in made:
+        harness.cleanup()
