@@ -86,15 +86,13 @@ def database_settings(service: str, var: Path) -> dict[str, Any]:
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     elif engine == "django.db.backends.postgresql":
-        from psycopg_pool import ConnectionPool
-
         db["CONN_MAX_AGE"] = 0  # the pool keeps connections; Django must not
+        db["CONN_HEALTH_CHECKS"] = True  # with a pool: each connection checked when taken
         db["OPTIONS"] = {
             "pool": {
                 "min_size": env.int("DB_POOL_MIN_SIZE", 1),
                 "max_size": env.int("DB_POOL_MAX_SIZE", 10),
                 "timeout": env.float("DB_POOL_TIMEOUT", 10.0),
-                "check": ConnectionPool.check_connection,
             },
             "connect_timeout": env.int("DB_CONNECT_TIMEOUT", 5),
         }
@@ -190,6 +188,8 @@ def service_settings(
     base = REPO_ROOT / project
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(var / "metrics" / service))
     Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+    static_root = Path(os.environ.get("STATIC_ROOT", var / "static" / service))
+    static_root.mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing one
     debug = env.bool("DEBUG", False)
     hosts = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 
@@ -255,7 +255,7 @@ def service_settings(
         "USE_I18N": True,
         "USE_TZ": True,
         "STATIC_URL": os.environ.get("STATIC_URL", "static/"),
-        "STATIC_ROOT": Path(os.environ.get("STATIC_ROOT", var / "static" / service)),
+        "STATIC_ROOT": static_root,
         "MEDIA_URL": os.environ.get("MEDIA_URL", "media/"),
         "MEDIA_ROOT": Path(os.environ.get("MEDIA_ROOT", var / "media" / service)),
         # Admins behind the gateway live side by side under one host: their cookies must not meet.

@@ -1,0 +1,11 @@
+"""order_service: orders and the order saga. Everything else comes from the kit."""
+
+from service_kit.conf import service_settings
+
+globals().update(
+    service_settings(
+        service="order",
+        port=8005,
+        apps=["orders"],
+    )
+)

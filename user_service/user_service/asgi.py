@@ -1,0 +1,3 @@
+from service_kit.entrypoints import asgi_application
+
+application = asgi_application("user_service.settings")
