@@ -24,10 +24,15 @@ class Service:
     port: int
     worker: bool = True
     base: Path = REPO_ROOT
+    package: str = ""  # the project package, when it is not named like the folder
 
     @property
     def path(self) -> Path:
         return self.base / self.folder
+
+    @property
+    def project(self) -> str:
+        return self.package or self.folder
 
     def web_command(self, *, host: str = "127.0.0.1", port: int | None = None,
                     workers: int = 1, threads: int = 4) -> list[str]:
@@ -36,13 +41,13 @@ class Service:
             _bin("granian"), "--interface", "wsgi", "--host", host,
             "--port", str(port or self.port), "--workers", str(workers),
             "--blocking-threads", str(threads), "--no-ws", "--log-level", "warning",
-            f"{self.folder}.wsgi:application",
+            f"{self.project}.wsgi:application",
         ]
 
     def worker_command(self, *, embedded_beat: bool = True, pool: str = "threads",
                        concurrency: int = 2) -> list[str]:
         command = [
-            _bin("celery"), "-A", self.folder, "worker", "-P", pool, "-c", str(concurrency),
+            _bin("celery"), "-A", self.project, "worker", "-P", pool, "-c", str(concurrency),
             "-n", f"{self.name}@%h", "--without-gossip", "--without-mingle", "-l", "INFO",
         ]
         return command + (["-B"] if embedded_beat else [])

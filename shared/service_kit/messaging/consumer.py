@@ -124,10 +124,11 @@ def replay(letter: DeadLetter) -> None:
     """Send a dead letter's message again, to this service's queue that had it."""
     from django.utils import timezone
 
-    from .app import get_celery_app
+    from .app import command_queue, get_celery_app
 
+    queue = command_queue(letter.queue)
     get_celery_app().send_task(
-        letter.task, args=[letter.envelope], exchange="", routing_key=letter.queue,
+        letter.task, args=[letter.envelope], exchange="", routing_key=letter.queue, declare=[queue],
         task_id=f"{letter.message_id}-replay-{letter.replay_count + 1}",
         headers={"request_id": letter.envelope.get("request_id")},
     )

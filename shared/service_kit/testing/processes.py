@@ -133,7 +133,7 @@ class Harness:
         data = self.folder / "data"
         env = {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": f"{service.folder}.settings",
+            "DJANGO_SETTINGS_MODULE": f"{service.project}.settings",
             "PLATFORM_DATA_DIR": str(data),
             "PROMETHEUS_MULTIPROC_DIR": str(self.folder / "metrics" / service.name),
             "SECRET_KEY": TEST_SECRET_KEY,

@@ -1,0 +1,3 @@
+from service_kit.entrypoints import wsgi_application
+
+application = wsgi_application("kitproject.settings")

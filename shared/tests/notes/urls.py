@@ -1,0 +1,5 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [path("notes/", views.NoteListCreateApi.as_view(), name="note-list")]

@@ -1,0 +1,39 @@
+import time
+
+from django.db import transaction
+from rest_framework import generics, serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from service_kit.idempotency import idempotent
+from service_kit.messaging import publish_event
+
+from .models import Note
+
+
+class NoteSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Note
+        fields = ["id", "text", "archived", "created_at"]
+
+
+class NoteListCreateApi(generics.ListCreateAPIView):
+    """POST writes a note and its ``note.created`` event in one transaction.
+
+    ``text == "rollback"`` fails validation after both writes: neither may survive.
+    ``?sleep=`` holds the request open (for the in-flight idempotency case)."""
+
+    queryset = Note.objects.all()
+    serializer_class = NoteSerializer
+
+    @idempotent
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with transaction.atomic():
+            note = serializer.save()
+            publish_event("note.created", {"note_id": str(note.id), "text": note.text})
+            if note.text == "rollback":
+                raise ValidationError({"text": ["rolled back after the event was written"]})
+        time.sleep(min(float(request.query_params.get("sleep", 0)), 5))
+        return Response(self.get_serializer(note).data, status=201,
+                        headers={"Location": f"/api/v1/notes/{note.id}/"})
