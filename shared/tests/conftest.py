@@ -58,9 +58,9 @@ def post_json(url: str, body: dict, headers: dict | None = None, timeout: float 
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, dict(response.headers), json.loads(response.read() or b"null")
+            return response.status, response.headers, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), json.loads(error.read() or b"null")
+        return error.code, error.headers, json.loads(error.read() or b"null")
 
 
 @pytest.fixture
