@@ -5,7 +5,6 @@ from service_kit.conf import service_settings
 globals().update(
     service_settings(
         service="order",
-        port=8005,
         apps=["orders"],
     )
 )

@@ -16,8 +16,9 @@ class OrderStatus(models.TextChoices):
 class Order(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     customer_id = models.UUIDField(db_index=True)
-    status = models.CharField(max_length=20, choices=OrderStatus.choices,
-                              default=OrderStatus.PENDING)
+    status = models.CharField(
+        max_length=20, choices=OrderStatus.choices, default=OrderStatus.PENDING
+    )
     total = models.DecimalField(max_digits=12, decimal_places=2)
     currency = models.CharField(max_length=3, default="EUR")
     shipping_address = models.JSONField(default=dict)

@@ -5,7 +5,6 @@ from service_kit.conf import service_settings
 globals().update(
     service_settings(
         service="payment",
-        port=8006,
         apps=["payments"],
     )
 )

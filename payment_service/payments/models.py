@@ -17,8 +17,9 @@ class Payment(models.Model):
     customer_id = models.UUIDField(db_index=True)
     amount = models.DecimalField(max_digits=12, decimal_places=2)
     currency = models.CharField(max_length=3)
-    status = models.CharField(max_length=20, choices=PaymentStatus.choices,
-                              default=PaymentStatus.PENDING)
+    status = models.CharField(
+        max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.PENDING
+    )
     failure_code = models.CharField(max_length=64, blank=True)
     refunded_amount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     created_at = models.DateTimeField(auto_now_add=True)

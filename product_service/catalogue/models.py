@@ -39,7 +39,9 @@ class Product(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(price__gte=0), name="product_price_not_negative")
+            models.CheckConstraint(
+                condition=models.Q(price__gte=0), name="product_price_not_negative"
+            )
         ]
 
     def __str__(self) -> str:

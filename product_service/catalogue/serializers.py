@@ -13,6 +13,16 @@ class ProductSerializer(serializers.ModelSerializer):
     class Meta:
         model = Product
         fields = [
-            "id", "sku", "name", "slug", "description", "price", "currency", "category",
-            "is_active", "attributes", "created_at", "updated_at",
+            "id",
+            "sku",
+            "name",
+            "slug",
+            "description",
+            "price",
+            "currency",
+            "category",
+            "is_active",
+            "attributes",
+            "created_at",
+            "updated_at",
         ]

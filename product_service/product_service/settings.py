@@ -5,7 +5,6 @@ from service_kit.conf import service_settings
 globals().update(
     service_settings(
         service="product",
-        port=8003,
         apps=["catalogue"],
     )
 )

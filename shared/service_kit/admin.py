@@ -6,8 +6,15 @@ from .models import DeadLetter, OutboxMessage
 
 @admin.register(DeadLetter)
 class DeadLetterAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "task", "reason", "message_id", "attempts", "replayed_at",
-                    "replay_count")
+    list_display = (
+        "created_at",
+        "task",
+        "reason",
+        "message_id",
+        "attempts",
+        "replayed_at",
+        "replay_count",
+    )
     list_filter = ("reason", "task")
     search_fields = ("message_id", "task", "error")
     readonly_fields = [f.name for f in DeadLetter._meta.fields]

@@ -14,16 +14,23 @@ REAL_PROFILE_REQUIRED = ("DATABASE_URL", "CACHE_URL", "CELERY_BROKER_URL", "SECR
 def check_service_settings(app_configs, **kwargs):
     errors = []
     if not getattr(settings, "SERVICE_NAME", ""):
-        errors.append(Error("SERVICE_NAME is not set.", id="service_kit.E001",
-                            hint="Build settings with service_kit.conf.service_settings()."))
+        errors.append(
+            Error(
+                "SERVICE_NAME is not set.",
+                id="service_kit.E001",
+                hint="Build settings with service_kit.conf.service_settings().",
+            )
+        )
     if getattr(settings, "PLATFORM_PROFILE", "embedded") == "real":
         for name in REAL_PROFILE_REQUIRED:
             if not (os.environ.get(name) or os.environ.get(f"{name}_FILE")):
-                errors.append(Error(
-                    f"{name} must be set in the real profile.",
-                    hint=f"Set {name} or {name}_FILE (a mounted secret).",
-                    id="service_kit.E002",
-                ))
+                errors.append(
+                    Error(
+                        f"{name} must be set in the real profile.",
+                        hint=f"Set {name} or {name}_FILE (a mounted secret).",
+                        id="service_kit.E002",
+                    )
+                )
     messaging = getattr(settings, "MESSAGING", {})
     if messaging.get("WORKER") and not getattr(settings, "CELERY_BROKER_URL", ""):
         errors.append(Error("CELERY_BROKER_URL is empty.", id="service_kit.E003"))
@@ -33,6 +40,10 @@ def check_service_settings(app_configs, **kwargs):
 
     for event in messaging.get("CONSUMES", ()):
         if event not in registry:
-            errors.append(Error(f"Consumed event type {event!r} has no schema in the kit.",
-                                id="service_kit.E004"))
+            errors.append(
+                Error(
+                    f"Consumed event type {event!r} has no schema in the kit.",
+                    id="service_kit.E004",
+                )
+            )
     return errors

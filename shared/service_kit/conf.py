@@ -5,7 +5,7 @@ A service's ``settings.py`` is a screenful::
     from service_kit.conf import service_settings
 
     globals().update(service_settings(
-        service="product", port=8003, apps=["catalogue"],
+        service="product", apps=["catalogue"],
         consumes=["inventory.low_stock"],
     ))
 
@@ -168,7 +168,6 @@ def storage_settings(var: Path) -> dict[str, Any]:
 def service_settings(
     *,
     service: str,
-    port: int,
     apps: list[str],
     consumes: list[str] = (),
     commands: list[str] = (),
@@ -195,7 +194,7 @@ def service_settings(
 
     settings: dict[str, Any] = {
         "SERVICE_NAME": service,
-        "SERVICE_PORT": port,
+        "SERVICE_PORT": SERVICE_PORTS.get(service),
         "PLATFORM_PROFILE": os.environ.get("PLATFORM_PROFILE", "embedded"),
         "BASE_DIR": base,
         "SECRET_KEY": _secret_key(var),
@@ -215,6 +214,8 @@ def service_settings(
             "drf_spectacular",
             "service_kit",
             *apps,
+            # make lint: backward-incompatible migrations fail (a test requirement only)
+            *(["django_migration_linter"] if env.bool("MIGRATION_LINTER", False) else []),
         ],
         "MIDDLEWARE": [
             "django_prometheus.middleware.PrometheusBeforeMiddleware",
@@ -300,6 +301,7 @@ def service_settings(
             "OUTBOX_SWEEP_AGE": env.float("OUTBOX_SWEEP_AGE", 2.0),
             "PUBLISH_TIMEOUT": env.float("PUBLISH_TIMEOUT", 2.0),
         },
+        "MIGRATION_LINTER": {"exclude_apps": ["admin", "auth", "contenttypes", "sessions"]},
         "IDEMPOTENCY_KEY_TTL": env.int("IDEMPOTENCY_KEY_TTL", 24 * 3600),
         # Service-to-service HTTP (see service_kit.http).
         "UPSTREAMS": {
@@ -319,14 +321,13 @@ def service_settings(
     return settings
 
 
+#: Local ports: gateway 8000, auth 8001 … payment 8006 (``PLATFORM_PORT_BASE`` moves the block).
+_PORT_BASE = int(os.environ.get("PLATFORM_PORT_BASE", "8000"))
 SERVICE_PORTS = {
-    "gateway": 8000,
-    "auth": 8001,
-    "user": 8002,
-    "product": 8003,
-    "inventory": 8004,
-    "order": 8005,
-    "payment": 8006,
+    name: _PORT_BASE + offset
+    for offset, name in enumerate(
+        ("gateway", "auth", "user", "product", "inventory", "order", "payment")
+    )
 }
 
 

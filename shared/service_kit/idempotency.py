@@ -50,7 +50,10 @@ def _claim(request, key: str) -> IdempotencyKey | Response:
         try:
             with transaction.atomic():
                 return IdempotencyKey.objects.create(
-                    caller=caller, key=key, method=request.method, path=request.path[:500],
+                    caller=caller,
+                    key=key,
+                    method=request.method,
+                    path=request.path[:500],
                     request_hash=fingerprint,
                     expires_at=now + timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL),
                 )
@@ -64,7 +67,9 @@ def _claim(request, key: str) -> IdempotencyKey | Response:
             if record.request_hash != fingerprint:
                 raise IdempotencyKeyReused() from None
             if record.completed_at is None:
-                raise Conflict("A request with this Idempotency-Key is still in progress.") from None
+                raise Conflict(
+                    "A request with this Idempotency-Key is still in progress."
+                ) from None
             return _replay(record)
     raise Conflict("A request with this Idempotency-Key is still in progress.")
 
@@ -104,8 +109,9 @@ def idempotent(view_method):
         claimed.response_body = body
         claimed.response_headers = {h: response[h] for h in KEPT_HEADERS if h in response}
         claimed.completed_at = timezone.now()
-        claimed.save(update_fields=["status_code", "response_body", "response_headers",
-                                    "completed_at"])
+        claimed.save(
+            update_fields=["status_code", "response_body", "response_headers", "completed_at"]
+        )
         return response
 
     return wrapper

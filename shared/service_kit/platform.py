@@ -34,27 +34,58 @@ class Service:
     def project(self) -> str:
         return self.package or self.folder
 
-    def web_command(self, *, host: str = "127.0.0.1", port: int | None = None,
-                    workers: int = 1, threads: int = 4) -> list[str]:
+    def web_command(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        workers: int = 1,
+        threads: int = 4,
+    ) -> list[str]:
         """The production WSGI server the benchmarks chose: granian (see README, Benchmarks)."""
         return [
-            _bin("granian"), "--interface", "wsgi", "--host", host,
-            "--port", str(port or self.port), "--workers", str(workers),
-            "--blocking-threads", str(threads), "--no-ws", "--log-level", "warning",
+            _bin("granian"),
+            "--interface",
+            "wsgi",
+            "--host",
+            host,
+            "--port",
+            str(port or self.port),
+            "--workers",
+            str(workers),
+            "--blocking-threads",
+            str(threads),
+            "--no-ws",
+            "--log-level",
+            "warning",
             f"{self.project}.wsgi:application",
         ]
 
-    def worker_command(self, *, embedded_beat: bool = True, pool: str = "threads",
-                       concurrency: int = 2) -> list[str]:
+    def worker_command(
+        self, *, embedded_beat: bool = True, pool: str = "threads", concurrency: int = 2
+    ) -> list[str]:
         command = [
-            _bin("celery"), "-A", self.project, "worker", "-P", pool, "-c", str(concurrency),
-            "-n", f"{self.name}@%h", "--without-gossip", "--without-mingle", "-l", "INFO",
+            _bin("celery"),
+            "-A",
+            self.project,
+            "worker",
+            "-P",
+            pool,
+            "-c",
+            str(concurrency),
+            "-n",
+            f"{self.name}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "-l",
+            "INFO",
         ]
         return command + (["-B"] if embedded_beat else [])
 
     def manage(self, *args: str, env: dict | None = None, check: bool = True, **kwargs):
-        return subprocess.run([sys.executable, "manage.py", *args], cwd=self.path,
-                              env=env, check=check, **kwargs)
+        return subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=self.path, env=env, check=check, **kwargs
+        )
 
 
 SERVICES = [
@@ -101,12 +132,15 @@ def up(services=SERVICES) -> int:
         service.manage("collectstatic", "--noinput", "-v", "0")
     manager = Manager()
     for name, command, cwd, env in processes(services):
-        manager.add_process(name, subprocess.list2cmdline(command), cwd=str(cwd),
-                            env={**os.environ, **env})
+        manager.add_process(
+            name, subprocess.list2cmdline(command), cwd=str(cwd), env={**os.environ, **env}
+        )
     print("\nThe platform (embedded profile), Ctrl-C stops it:")
     for service in services:
-        print(f"  {service.name:<10} http://127.0.0.1:{service.port}/  "
-              f"(health /healthz, ready /readyz, docs /api/docs/, admin /admin/)")
+        print(
+            f"  {service.name:<10} http://127.0.0.1:{service.port}/  "
+            f"(health /healthz, ready /readyz, docs /api/docs/, admin /admin/)"
+        )
     print(flush=True)
     manager.loop()
     return manager.returncode or 0

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
 from service_kit.platform import Service
 
 KIT_TESTS = Path(__file__).resolve().parent
@@ -53,7 +54,9 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1, what: str 
 
 def post_json(url: str, body: dict, headers: dict | None = None, timeout: float = 10.0):
     request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), method="POST",
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
         headers={"Content-Type": "application/json", **(headers or {})},
     )
     try:
@@ -68,7 +71,11 @@ def seen():
     def count(harness, service, note_id=None):
         if note_id is None:
             return query(harness, service, "SELECT count(*) FROM notes_noteseen")[0][0]
-        return query(harness, service, "SELECT count(*) FROM notes_noteseen WHERE note_id = ?",
-                     (note_id if harness.profile == "real" else note_id.replace("-", ""),))[0][0]
+        return query(
+            harness,
+            service,
+            "SELECT count(*) FROM notes_noteseen WHERE note_id = ?",
+            (note_id if harness.profile == "real" else note_id.replace("-", ""),),
+        )[0][0]
 
     return count

@@ -8,12 +8,12 @@ import time
 from datetime import timedelta
 
 import pytest
+from conftest import kit_env, kit_service, post_json
 from django.utils import timezone
 from notes.models import Note
+
 from service_kit.models import IdempotencyKey, OutboxMessage
 from service_kit.testing.contract import assert_error, error_contract_test
-
-from conftest import kit_env, kit_service, post_json
 
 test_error_contract = error_contract_test(read="/api/v1/notes/", write="/api/v1/notes/")
 
@@ -22,8 +22,9 @@ NOTES = "/api/v1/notes/"
 
 def post(client, body, key=None, **extra):
     headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
-    return client.post(NOTES, data=json.dumps(body), content_type="application/json",
-                       **headers, **extra)
+    return client.post(
+        NOTES, data=json.dumps(body), content_type="application/json", **headers, **extra
+    )
 
 
 @pytest.mark.django_db
@@ -92,8 +93,9 @@ def test_failed_request_releases_its_key(client):
 @pytest.mark.django_db
 @pytest.mark.parametrize("key", ["", "k" * 256])
 def test_malformed_key_is_a_validation_error(client, key):
-    response = client.post(NOTES, data='{"text": "x"}', content_type="application/json",
-                           HTTP_IDEMPOTENCY_KEY=key)
+    response = client.post(
+        NOTES, data='{"text": "x"}', content_type="application/json", HTTP_IDEMPOTENCY_KEY=key
+    )
     assert_error(response, 400, "validation_error")
 
 

@@ -13,13 +13,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from celery import Celery
+from conftest import execute, kit_env, kit_service, post_json, query, wait_for
 from kombu import Connection
+
 from service_kit.messaging.app import DOMAIN_EVENTS
 from service_kit.testing import backing
 from service_kit.testing.faults import TcpProxy
 from service_kit.testing.processes import Harness
-
-from conftest import execute, kit_env, kit_service, post_json, query, wait_for
 
 PUBLISHER, ALPHA, BETA, GAMMA = (kit_service(n) for n in ("notes", "alpha", "beta", "gamma"))
 
@@ -42,13 +42,16 @@ def platform(tmp_path_factory):
         web = harness.start_web(PUBLISHER, **publisher_env)
         harness.start_worker(PUBLISHER, **publisher_env)
         workers = {}
-        for service, consumes in ((ALPHA, "note.created"), (BETA, "note.created"),
-                                  (GAMMA, "note.archived")):
+        for service, consumes in (
+            (ALPHA, "note.created"),
+            (BETA, "note.created"),
+            (GAMMA, "note.archived"),
+        ):
             harness.migrate(service, **kit_env(service.name, consumes))
             workers[service.name] = harness.start_worker(
-                service, beat=False, **kit_env(service.name, consumes))
-        yield {"harness": harness, "web": web, "proxy": proxy, "broker": broker,
-               "workers": workers}
+                service, beat=False, **kit_env(service.name, consumes)
+            )
+        yield {"harness": harness, "web": web, "proxy": proxy, "broker": broker, "workers": workers}
     finally:
         harness.cleanup()
         proxy.cut()
@@ -61,21 +64,33 @@ def producer(broker: str) -> Celery:
 
 
 def envelope(data: dict, **overrides) -> dict:
-    return {"id": str(uuid.uuid4()), "type": "note.created", "version": 1,
-            "occurred_at": "2026-01-01T00:00:00+00:00", "producer": "test", "request_id": None,
-            "data": data, **overrides}
+    return {
+        "id": str(uuid.uuid4()),
+        "type": "note.created",
+        "version": 1,
+        "occurred_at": "2026-01-01T00:00:00+00:00",
+        "producer": "test",
+        "request_id": None,
+        "data": data,
+        **overrides,
+    }
 
 
 def publish_raw(broker: str, message: dict) -> None:
     producer(broker).send_task(
-        "events.note.created", args=[message], task_id=message["id"], exchange=DOMAIN_EVENTS,
-        routing_key="note.created", declare=[DOMAIN_EVENTS],
+        "events.note.created",
+        args=[message],
+        task_id=message["id"],
+        exchange=DOMAIN_EVENTS,
+        routing_key="note.created",
+        declare=[DOMAIN_EVENTS],
     )
 
 
 def seen_count(harness, service, note_id: str) -> int:
-    return query(harness, service, "SELECT count(*) FROM notes_noteseen WHERE note_id = ?",
-                 (note_id,))[0][0]
+    return query(
+        harness, service, "SELECT count(*) FROM notes_noteseen WHERE note_id = ?", (note_id,)
+    )[0][0]
 
 
 def test_committed_event_reaches_every_bound_queue_once_and_rolled_back_never(platform):
@@ -87,15 +102,22 @@ def test_committed_event_reaches_every_bound_queue_once_and_rolled_back_never(pl
     assert status == 201
 
     for consumer in (ALPHA, BETA):
-        wait_for(lambda c=consumer: seen_count(harness, c, note["id"]) == 1,
-                 what=f"{consumer.name} to apply note.created")
+        wait_for(
+            lambda c=consumer: seen_count(harness, c, note["id"]) == 1,
+            what=f"{consumer.name} to apply note.created",
+        )
     time.sleep(1.5)  # room for anything that should not arrive
     for consumer in (ALPHA, BETA):
         assert query(harness, consumer, "SELECT note_id::text FROM notes_noteseen") == [
-            (note["id"],)]
+            (note["id"],)
+        ]
     assert query(harness, GAMMA, "SELECT count(*) FROM notes_noteseen") == [(0,)]
-    outbox = query(harness, PUBLISHER, "SELECT envelope->'data'->>'note_id', published_at "
-                                       "IS NOT NULL FROM service_kit_outboxmessage")
+    outbox = query(
+        harness,
+        PUBLISHER,
+        "SELECT envelope->'data'->>'note_id', published_at "
+        "IS NOT NULL FROM service_kit_outboxmessage",
+    )
     assert outbox == [(note["id"], True)]  # the rolled-back event was never even stored
     with Connection(platform["broker"]) as conn:
         _, depth, consumers = conn.default_channel.queue_declare("gamma.events", passive=True)
@@ -110,16 +132,22 @@ def test_message_delivered_twice_is_applied_once(platform):
     publish_raw(broker, message)
 
     alpha_log = platform["workers"]["alpha"]
-    wait_for(lambda: alpha_log.log.read_text().count(message["id"]) >= 2,
-             what="alpha to receive both deliveries")
+    wait_for(
+        lambda: alpha_log.log.read_text().count(message["id"]) >= 2,
+        what="alpha to receive both deliveries",
+    )
     wait_for(lambda: "message.duplicate" in alpha_log.log.read_text(), what="duplicate logged")
     for consumer in (ALPHA, BETA):
         wait_for(lambda c=consumer: seen_count(harness, c, note_id) == 1, what="applied")
     time.sleep(1)
     assert seen_count(harness, ALPHA, note_id) == 1
     assert seen_count(harness, BETA, note_id) == 1
-    processed = query(harness, ALPHA, "SELECT count(*) FROM service_kit_processedmessage "
-                                      "WHERE message_id = ?", (message["id"],))
+    processed = query(
+        harness,
+        ALPHA,
+        "SELECT count(*) FROM service_kit_processedmessage WHERE message_id = ?",
+        (message["id"],),
+    )
     assert processed == [(1,)]
 
 
@@ -132,20 +160,38 @@ def test_broker_unreachable_request_succeeds_and_sweep_publishes_later(platform)
         elapsed = time.perf_counter() - started
         assert status == 201
         assert elapsed < 1.0, f"the request waited for the broker ({elapsed:.2f}s)"
-        wait_for(lambda: query(harness, PUBLISHER, "SELECT attempts FROM "
-                               "service_kit_outboxmessage WHERE envelope->'data'->>'note_id' = ?",
-                               (note["id"],))[0][0] >= 1, what="a failed relay attempt")
+        wait_for(
+            lambda: (
+                query(
+                    harness,
+                    PUBLISHER,
+                    "SELECT attempts FROM "
+                    "service_kit_outboxmessage WHERE envelope->'data'->>'note_id' = ?",
+                    (note["id"],),
+                )[0][0]
+                >= 1
+            ),
+            what="a failed relay attempt",
+        )
         time.sleep(1.5)
         assert seen_count(harness, ALPHA, note["id"]) == 0
-        pending = query(harness, PUBLISHER, "SELECT published_at FROM service_kit_outboxmessage "
-                                            "WHERE envelope->'data'->>'note_id' = ?", (note["id"],))
+        pending = query(
+            harness,
+            PUBLISHER,
+            "SELECT published_at FROM service_kit_outboxmessage "
+            "WHERE envelope->'data'->>'note_id' = ?",
+            (note["id"],),
+        )
         assert pending == [(None,)]
     finally:
         proxy.restore()
 
     for consumer in (ALPHA, BETA):
-        wait_for(lambda c=consumer: seen_count(harness, c, note["id"]) == 1, timeout=60,
-                 what=f"{consumer.name} to get the swept event")
+        wait_for(
+            lambda c=consumer: seen_count(harness, c, note["id"]) == 1,
+            timeout=60,
+            what=f"{consumer.name} to get the swept event",
+        )
     time.sleep(1.5)
     assert seen_count(harness, ALPHA, note["id"]) == 1
     assert seen_count(harness, BETA, note["id"]) == 1
@@ -157,10 +203,16 @@ def test_failing_handler_ends_in_dead_letters_and_replays(platform):
     try:
         status, _, note = post_json(f"{web.url}/api/v1/notes/", {"text": "poison for alpha"})
         assert status == 201
-        letters = wait_for(lambda: query(
-            harness, ALPHA, "SELECT id, reason, attempts, queue FROM service_kit_deadletter "
-                            "WHERE envelope->'data'->>'note_id' = ?", (note["id"],)),
-            what="a dead letter in alpha")
+        letters = wait_for(
+            lambda: query(
+                harness,
+                ALPHA,
+                "SELECT id, reason, attempts, queue FROM service_kit_deadletter "
+                "WHERE envelope->'data'->>'note_id' = ?",
+                (note["id"],),
+            ),
+            what="a dead letter in alpha",
+        )
         assert [row[1:] for row in letters] == [("failed", 4, "alpha.events")]
         assert seen_count(harness, ALPHA, note["id"]) == 0  # the failed attempts left nothing
         # alpha's retries stayed on alpha's queue: beta applied it once and saw no duplicate.
@@ -177,8 +229,12 @@ def test_failing_handler_ends_in_dead_letters_and_replays(platform):
     result = harness_manage(harness, ALPHA, "replay_dead_letters", "--all")
     assert "replayed 1" in result
     wait_for(lambda: seen_count(harness, ALPHA, note["id"]) == 1, what="the replay applied")
-    replayed = query(harness, ALPHA, "SELECT replay_count FROM service_kit_deadletter "
-                                     "WHERE envelope->'data'->>'note_id' = ?", (note["id"],))
+    replayed = query(
+        harness,
+        ALPHA,
+        "SELECT replay_count FROM service_kit_deadletter WHERE envelope->'data'->>'note_id' = ?",
+        (note["id"],),
+    )
     assert replayed == [(1,)]
 
 
@@ -187,18 +243,32 @@ def test_payload_breaking_its_schema_is_refused_into_dead_letters(platform):
     message = envelope({"text": 42})  # no note_id, text not a string
     publish_raw(broker, message)
     for consumer in (ALPHA, BETA):
-        rows = wait_for(lambda c=consumer: query(
-            harness, c, "SELECT reason, error FROM service_kit_deadletter WHERE message_id = ?",
-            (message["id"],)), what=f"{consumer.name} to refuse it")
+        rows = wait_for(
+            lambda c=consumer: query(
+                harness,
+                c,
+                "SELECT reason, error FROM service_kit_deadletter WHERE message_id = ?",
+                (message["id"],),
+            ),
+            what=f"{consumer.name} to refuse it",
+        )
         assert rows[0][0] == "invalid"
         assert "note_id" in rows[0][1]
-    assert query(harness, ALPHA, "SELECT count(*) FROM service_kit_processedmessage "
-                                 "WHERE message_id = ?", (message["id"],)) == [(0,)]
+    assert query(
+        harness,
+        ALPHA,
+        "SELECT count(*) FROM service_kit_processedmessage WHERE message_id = ?",
+        (message["id"],),
+    ) == [(0,)]
 
 
 def _message_id(harness, note_id: str) -> str:
-    return query(harness, PUBLISHER, "SELECT id::text FROM service_kit_outboxmessage "
-                                     "WHERE envelope->'data'->>'note_id' = ?", (note_id,))[0][0]
+    return query(
+        harness,
+        PUBLISHER,
+        "SELECT id::text FROM service_kit_outboxmessage WHERE envelope->'data'->>'note_id' = ?",
+        (note_id,),
+    )[0][0]
 
 
 def harness_manage(harness, service, *args: str) -> str:
@@ -206,8 +276,14 @@ def harness_manage(harness, service, *args: str) -> str:
     import sys
 
     env = harness.env_for(service, **kit_env(service.name))
-    result = subprocess.run([sys.executable, "manage.py", *args], cwd=service.path, env=env,
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=service.path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return result.stdout
 
 
@@ -215,20 +291,29 @@ def test_embedded_profile_delivers_across_processes(harness_factory):
     harness = harness_factory("embedded")
     web = harness.start_web(PUBLISHER, **kit_env("notes", ""))
     harness.start_worker(PUBLISHER, **kit_env("notes", ""))
-    for service, consumes in ((ALPHA, "note.created"), (BETA, "note.created"),
-                              (GAMMA, "note.archived")):
+    for service, consumes in (
+        (ALPHA, "note.created"),
+        (BETA, "note.created"),
+        (GAMMA, "note.archived"),
+    ):
         harness.migrate(service, **kit_env(service.name, consumes))
         harness.start_worker(service, beat=False, **kit_env(service.name, consumes))
 
     status, _, body = post_json(f"{web.url}/api/v1/notes/", {"text": "rollback"})
-    assert status == 400
+    assert status == 400 and body["error"]["code"] == "validation_error"
     status, _, note = post_json(f"{web.url}/api/v1/notes/", {"text": "embedded"})
     assert status == 201
     hex_id = note["id"].replace("-", "")  # SQLite stores UUIDs as 32 hex characters
     for consumer in (ALPHA, BETA):
-        wait_for(lambda c=consumer: query(harness, c, "SELECT count(*) FROM notes_noteseen "
-                                                      "WHERE note_id = ?", (hex_id,))[0][0] == 1,
-                 what=f"{consumer.name} to apply the event")
+        wait_for(
+            lambda c=consumer: (
+                query(
+                    harness, c, "SELECT count(*) FROM notes_noteseen WHERE note_id = ?", (hex_id,)
+                )[0][0]
+                == 1
+            ),
+            what=f"{consumer.name} to apply the event",
+        )
     time.sleep(1.5)
     for consumer in (ALPHA, BETA):
         assert query(harness, consumer, "SELECT note_id FROM notes_noteseen") == [(hex_id,)]

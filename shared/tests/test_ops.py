@@ -6,9 +6,9 @@ import json
 import urllib.request
 
 import pytest
-from service_kit.testing.processes import free_port
-
 from conftest import kit_env, kit_service, post_json, wait_for
+
+from service_kit.testing.processes import free_port
 
 NOTES, ALPHA = kit_service("notes"), kit_service("alpha")
 
@@ -36,8 +36,9 @@ def running(tmp_path_factory):
     from service_kit.testing.processes import Harness
 
     backing.require("postgres", "rabbitmq", "redis")
-    harness = Harness(tmp_path_factory.mktemp("ops"), profile="real",
-                      broker_url=backing.create_vhost())
+    harness = Harness(
+        tmp_path_factory.mktemp("ops"), profile="real", broker_url=backing.create_vhost()
+    )
     try:
         web = harness.start_web(NOTES, **kit_env("notes", ""))
         harness.start_worker(NOTES, **kit_env("notes", ""))
@@ -56,7 +57,10 @@ def test_health_and_readiness_on_the_real_profile(running):
     ready = json.loads(body)
     assert status == 200 and ready["failed"] == []
     assert {name for name, check in ready["checks"].items() if check["ok"]} == {
-        "database", "cache", "broker"}
+        "database",
+        "cache",
+        "broker",
+    }
 
 
 def test_each_request_logs_one_ecs_line_with_its_request_id(running):
@@ -68,8 +72,12 @@ def test_each_request_logs_one_ecs_line_with_its_request_id(running):
     assert len(made) == 32  # made when the caller sent none
 
     def access_lines(request_id):
-        return [line for line in log_lines(web) if line.get("message") == "http.request"
-                and line.get("http", {}).get("request", {}).get("id") == request_id]
+        return [
+            line
+            for line in log_lines(web)
+            if line.get("message") == "http.request"
+            and line.get("http", {}).get("request", {}).get("id") == request_id
+        ]
 
     line = wait_for(lambda: access_lines("ops-req-1"), what="the access log line")
     assert len(line) == 1
@@ -82,14 +90,18 @@ def test_each_request_logs_one_ecs_line_with_its_request_id(running):
 
 def test_request_id_travels_into_the_consumers_task(running):
     _, web, alpha = running
-    status, _, note = post_json(f"{web.url}/api/v1/notes/", {"text": "traced"},
-                                {"X-Request-ID": "ops-trace-7"})
+    status, _, _ = post_json(
+        f"{web.url}/api/v1/notes/", {"text": "traced"}, {"X-Request-ID": "ops-trace-7"}
+    )
     assert status == 201
 
     def traced():
-        return [line for line in log_lines(alpha)
-                if line.get("http", {}).get("request", {}).get("id") == "ops-trace-7"
-                and line.get("service", {}).get("name") == "alpha"]
+        return [
+            line
+            for line in log_lines(alpha)
+            if line.get("http", {}).get("request", {}).get("id") == "ops-trace-7"
+            and line.get("service", {}).get("name") == "alpha"
+        ]
 
     assert wait_for(traced, what="alpha's log lines with the request id")
 
@@ -103,8 +115,11 @@ def test_metrics_expose_http_and_celery_metrics(running):
         assert status == 200 and headers["Content-Type"].startswith("text/plain")
         text = body.decode()
         # the worker's sweep runs every second: its counts reach the web's /metrics
-        return text if 'celery_tasks_total{state="success",task="service_kit.outbox_sweep"}' \
-            in text else None
+        return (
+            text
+            if 'celery_tasks_total{state="success",task="service_kit.outbox_sweep"}' in text
+            else None
+        )
 
     text = wait_for(scrape, what="celery task counts on /metrics")
     assert "django_http_requests_total_by_method_total" in text
@@ -116,9 +131,16 @@ def test_metrics_expose_http_and_celery_metrics(running):
 def test_readiness_names_what_failed(harness_factory):
     harness = harness_factory("real")
     dead = free_port()
-    web = harness.start_web(NOTES, wait=False, **kit_env(
-        "notes", "", CACHE_URL=f"redis://127.0.0.1:{dead}/0",
-        CELERY_BROKER_URL=f"amqp://guest:guest@127.0.0.1:{dead}//"))
+    web = harness.start_web(
+        NOTES,
+        wait=False,
+        **kit_env(
+            "notes",
+            "",
+            CACHE_URL=f"redis://127.0.0.1:{dead}/0",
+            CELERY_BROKER_URL=f"amqp://guest:guest@127.0.0.1:{dead}//",
+        ),
+    )
     web.wait_http("/healthz")
     status, _, body = get(f"{web.url}/readyz")
     ready = json.loads(body)

@@ -83,7 +83,9 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
-def error_response(status_code: int, code: str, message: str, details=None, **headers) -> JsonResponse:
+def error_response(
+    status_code: int, code: str, message: str, details=None, **headers
+) -> JsonResponse:
     response = JsonResponse(error_body(code, message, details), status=status_code)
     for name, value in headers.items():
         response[name.replace("_", "-")] = value
@@ -128,7 +130,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]):
         detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         message, details = "The request is not valid.", _flatten(detail)
     else:
-        message = str(exc.detail) if not isinstance(exc.detail, (dict, list)) else exc.default_detail
+        message = (
+            str(exc.detail) if not isinstance(exc.detail, (dict, list)) else exc.default_detail
+        )
         details = getattr(exc, "details", None) or (
             _flatten(exc.detail) if isinstance(exc.detail, dict) else {}
         )

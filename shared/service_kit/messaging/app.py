@@ -78,7 +78,10 @@ def make_celery_app(settings_module: str) -> Celery:
         broker_connection_timeout=messaging["PUBLISH_TIMEOUT"],
         broker_heartbeat=0 if filesystem else 30,
         task_publish_retry_policy={
-            "max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5,
+            "max_retries": 1,
+            "interval_start": 0,
+            "interval_step": 0.5,
+            "interval_max": 0.5,
         },
         worker_hijack_root_logger=False,
         worker_redirect_stdouts=False,

@@ -56,35 +56,54 @@ class ConsumerTask(Task):
                         ProcessedMessage.objects.create(message_id=envelope.id, handler=self.name)
                 except IntegrityError:
                     DUPLICATES.labels(self.name).inc()
-                    logger.info("message.duplicate", extra={"message_id": envelope.id,
-                                                            "task": self.name})
+                    logger.info(
+                        "message.duplicate", extra={"message_id": envelope.id, "task": self.name}
+                    )
                     return "duplicate"
                 self.handler(envelope)
         except Exception as exc:
             attempts = self.request.retries + 1
             if attempts > settings.MESSAGING["MAX_RETRIES"]:
-                dead_letter(self, raw, DeadLetter.Reason.FAILED,
-                            "".join(traceback.format_exception(exc))[-8000:], attempts)
+                dead_letter(
+                    self,
+                    raw,
+                    DeadLetter.Reason.FAILED,
+                    "".join(traceback.format_exception(exc))[-8000:],
+                    attempts,
+                )
                 return "dead_letter"
-            logger.warning("message.retry", extra={"message_id": envelope.id, "task": self.name,
-                                                   "attempt": attempts, "error": str(exc)[:300]})
+            logger.warning(
+                "message.retry",
+                extra={
+                    "message_id": envelope.id,
+                    "task": self.name,
+                    "attempt": attempts,
+                    "error": str(exc)[:300],
+                },
+            )
             delay = settings.MESSAGING["RETRY_BACKOFF"] * (2 ** (attempts - 1))
             # Back to this service's own queue only: the exchange would reach every subscriber.
-            raise self.retry(exc=exc, countdown=delay, exchange="",
-                             routing_key=self.queue_name) from exc
+            raise self.retry(
+                exc=exc, countdown=delay, exchange="", routing_key=self.queue_name
+            ) from exc
         return "applied"
 
 
 def dead_letter(task: Task, raw: Any, reason: str, error: str, attempts: int = 1) -> DeadLetter:
     message_id = str(raw.get("id")) if isinstance(raw, dict) else str(task.request.id)
     letter = DeadLetter.objects.create(
-        message_id=message_id[:64], task=task.name, queue=task.queue_name,
+        message_id=message_id[:64],
+        task=task.name,
+        queue=task.queue_name,
         envelope=raw if isinstance(raw, dict) else {"raw": repr(raw)[:8000]},
-        reason=reason, error=error, attempts=attempts,
+        reason=reason,
+        error=error,
+        attempts=attempts,
     )
     DEAD_LETTERS.labels(task.name, reason).inc()
-    logger.error("message.dead_letter", extra={"message_id": message_id, "task": task.name,
-                                               "reason": reason})
+    logger.error(
+        "message.dead_letter", extra={"message_id": message_id, "task": task.name, "reason": reason}
+    )
     return letter
 
 
@@ -94,8 +113,13 @@ def _register(name: str, queue_name: str, handler: Handler) -> Task:
 
     run.__name__ = handler.__name__
     run.__doc__ = handler.__doc__
-    task = shared_task(bind=True, base=ConsumerTask, name=name, handler=staticmethod(handler),
-                       queue_name=queue_name)(run)
+    task = shared_task(
+        bind=True,
+        base=ConsumerTask,
+        name=name,
+        handler=staticmethod(handler),
+        queue_name=queue_name,
+    )(run)
     return task
 
 
@@ -105,8 +129,9 @@ def event_handler(event_type: str) -> Callable[[Handler], Task]:
     The service must list the type in ``consumes`` so its queue is bound to it."""
 
     def decorator(handler: Handler) -> Task:
-        return _register(event_task_name(event_type), events_queue_name(settings.SERVICE_NAME),
-                         handler)
+        return _register(
+            event_task_name(event_type), events_queue_name(settings.SERVICE_NAME), handler
+        )
 
     return decorator
 
@@ -128,7 +153,11 @@ def replay(letter: DeadLetter) -> None:
 
     queue = command_queue(letter.queue)
     get_celery_app().send_task(
-        letter.task, args=[letter.envelope], exchange="", routing_key=letter.queue, declare=[queue],
+        letter.task,
+        args=[letter.envelope],
+        exchange="",
+        routing_key=letter.queue,
+        declare=[queue],
         task_id=f"{letter.message_id}-replay-{letter.replay_count + 1}",
         headers={"request_id": letter.envelope.get("request_id")},
     )

@@ -31,19 +31,29 @@ logger = logging.getLogger(__name__)
 def publish_event(event_type: str, data: dict, *, using: str | None = None) -> OutboxMessage:
     """Announce a fact to every service bound to it (topic exchange ``domain_events``)."""
     envelope = Envelope.new(event_type, data)
-    return _enqueue(OutboxMessage.Kind.EVENT, event_task_name(event_type), event_type,
-                    DOMAIN_EVENTS.name, envelope, using)
+    return _enqueue(
+        OutboxMessage.Kind.EVENT,
+        event_task_name(event_type),
+        event_type,
+        DOMAIN_EVENTS.name,
+        envelope,
+        using,
+    )
 
 
 def send_command(command: str, data: dict, *, using: str | None = None) -> OutboxMessage:
-    """Ask one service to do something: ``inventory.reserve`` goes to queue ``inventory.reserve``."""
+    """Ask one service to do something (``inventory.reserve`` → queue ``inventory.reserve``)."""
     envelope = Envelope.new(command, data)
     return _enqueue(OutboxMessage.Kind.COMMAND, command, command, "", envelope, using)
 
 
 def _enqueue(kind, name, routing_key, exchange, envelope, using) -> OutboxMessage:
     message = OutboxMessage(
-        id=envelope.id, kind=kind, name=name, routing_key=routing_key, exchange=exchange,
+        id=envelope.id,
+        kind=kind,
+        name=name,
+        routing_key=routing_key,
+        exchange=exchange,
         envelope=envelope.as_dict(),
     )
     message.save(using=using, force_insert=True)
@@ -60,8 +70,9 @@ def send_to_broker(message: OutboxMessage) -> None:
         "retry": True,
     }
     if message.kind == OutboxMessage.Kind.EVENT:
-        options.update(exchange=DOMAIN_EVENTS, routing_key=message.routing_key,
-                       declare=[DOMAIN_EVENTS])
+        options.update(
+            exchange=DOMAIN_EVENTS, routing_key=message.routing_key, declare=[DOMAIN_EVENTS]
+        )
     else:
         target = command_queue(message.routing_key)
         options.update(exchange="", routing_key=target.name, declare=[target])
@@ -78,8 +89,9 @@ def _publish_one(message: OutboxMessage) -> bool:
         OutboxMessage.objects.filter(pk=message.pk).update(
             attempts=message.attempts + 1, last_error=f"{type(exc).__name__}: {exc}"[:2000]
         )
-        logger.warning("outbox.publish_failed", extra={"message_id": str(message.pk),
-                                                       "error": str(exc)[:300]})
+        logger.warning(
+            "outbox.publish_failed", extra={"message_id": str(message.pk), "error": str(exc)[:300]}
+        )
         return False
     OutboxMessage.objects.filter(pk=message.pk, published_at__isnull=True).update(
         published_at=timezone.now(), attempts=message.attempts + 1
@@ -130,8 +142,9 @@ class Relay:
         if self._thread is None or not self._thread.is_alive():
             with self._lock:
                 if self._thread is None or not self._thread.is_alive():
-                    self._thread = threading.Thread(target=self._run, name="outbox-relay",
-                                                    daemon=True)
+                    self._thread = threading.Thread(
+                        target=self._run, name="outbox-relay", daemon=True
+                    )
                     self._thread.start()
         self._queue.put(message_id)
 
@@ -153,7 +166,7 @@ class Relay:
                 message = OutboxMessage.objects.filter(pk=item, published_at__isnull=True).first()
                 if message is not None:
                     _publish_one(message)
-            except Exception:  # noqa: BLE001 - never let the relay thread die
+            except Exception:
                 logger.exception("outbox.relay_error")
             finally:
                 close_old_connections()

@@ -47,8 +47,9 @@ class MessageType:
 
 
 class Registry(dict[str, MessageType]):
-    def register(self, name: str, schema: dict[str, Any], *, version: int = 1,
-                 kind: str = "event") -> MessageType:
+    def register(
+        self, name: str, schema: dict[str, Any], *, version: int = 1, kind: str = "event"
+    ) -> MessageType:
         message_type = MessageType(name=name, version=version, schema=schema, kind=kind)
         self[name] = message_type
         return message_type
@@ -66,10 +67,16 @@ def _obj(required: list[str], **properties: Any) -> dict[str, Any]:
 
 
 # The platform's message types. Each owner issue extends its own.
-registry.register("user.registered", _obj(
-    ["user_id", "email"], user_id=_uuid, email=_email,
-    first_name={"type": "string"}, last_name={"type": "string"},
-))
+registry.register(
+    "user.registered",
+    _obj(
+        ["user_id", "email"],
+        user_id=_uuid,
+        email=_email,
+        first_name={"type": "string"},
+        last_name={"type": "string"},
+    ),
+)
 registry.register("user.updated", _obj(["user_id"], user_id=_uuid, email=_email))
 registry.register("user.deactivated", _obj(["user_id"], user_id=_uuid))
 registry.register("user.erased", _obj(["user_id"], user_id=_uuid))

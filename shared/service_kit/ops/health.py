@@ -41,8 +41,12 @@ CHECKS = {"database": check_database, "cache": check_cache, "broker": check_brok
 def _get_only(view):
     def wrapper(request):
         if request.method not in ("GET", "HEAD"):
-            return error_response(405, "method_not_allowed",
-                                  f'Method "{request.method}" not allowed.', Allow="GET, HEAD")
+            return error_response(
+                405,
+                "method_not_allowed",
+                f'Method "{request.method}" not allowed.',
+                Allow="GET, HEAD",
+            )
         return view(request)
 
     return wrapper

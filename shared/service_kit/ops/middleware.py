@@ -88,17 +88,24 @@ class ApiBodyMiddleware:
         length = request.META.get("CONTENT_LENGTH") or "0"
         size = int(length) if length.isdigit() else 0
         if size > self.max_body:
-            return error_response(413, "payload_too_large", "The request body is too large.",
-                                  {"max_bytes": self.max_body})
+            return error_response(
+                413,
+                "payload_too_large",
+                "The request body is too large.",
+                {"max_bytes": self.max_body},
+            )
         if size == 0:
             return None
         media_type = request.content_type or ""
         if media_type == "multipart/form-data":
             return None
         if not (media_type == "application/json" or media_type.endswith("+json")):
-            return error_response(415, "unsupported_media_type",
-                                  f'Unsupported media type "{media_type}" in request.',
-                                  {"supported": ["application/json"]})
+            return error_response(
+                415,
+                "unsupported_media_type",
+                f'Unsupported media type "{media_type}" in request.',
+                {"supported": ["application/json"]},
+            )
         try:
             request.kit_json = json.loads(request.body)
         except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError

@@ -29,8 +29,9 @@ class ErrorCase:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def error_cases(*, read: str | None = None, write: str | None = None,
-                max_body: int = 10 * 1024 * 1024) -> list[ErrorCase]:
+def error_cases(
+    *, read: str | None = None, write: str | None = None, max_body: int = 10 * 1024 * 1024
+) -> list[ErrorCase]:
     """The cases for a service whose anonymous-readable list is ``read`` and whose write
     endpoint (any, protected or not) is ``write``; defaults cover the kit's own routes."""
     target = write or read or "/api/v1/"
@@ -40,12 +41,26 @@ def error_cases(*, read: str | None = None, write: str | None = None,
         ErrorCase("healthz-post", "post", "/healthz", 405, "method_not_allowed"),
         ErrorCase("malformed-json", "post", target, 400, "parse_error", b'{"name": '),
         ErrorCase("json-not-utf8", "post", target, 400, "parse_error", b'{"a": "\xff"}'),
-        ErrorCase("form-body", "post", target, 415, "unsupported_media_type", b"a=1",
-                  "application/x-www-form-urlencoded"),
-        ErrorCase("text-body", "post", target, 415, "unsupported_media_type", b"hello",
-                  "text/plain"),
-        ErrorCase("too-large", "post", target, 413, "payload_too_large",
-                  b"[" + b"0," * (max_body // 2) + b"0]"),
+        ErrorCase(
+            "form-body",
+            "post",
+            target,
+            415,
+            "unsupported_media_type",
+            b"a=1",
+            "application/x-www-form-urlencoded",
+        ),
+        ErrorCase(
+            "text-body", "post", target, 415, "unsupported_media_type", b"hello", "text/plain"
+        ),
+        ErrorCase(
+            "too-large",
+            "post",
+            target,
+            413,
+            "payload_too_large",
+            b"[" + b"0," * (max_body // 2) + b"0]",
+        ),
     ]
     if read:
         cases.append(ErrorCase("read-delete", "delete", read, 405, "method_not_allowed"))

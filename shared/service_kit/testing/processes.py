@@ -55,8 +55,13 @@ class Proc:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as out:
             self.popen = subprocess.Popen(
-                self.command, cwd=self.cwd, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
+                self.command,
+                cwd=self.cwd,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         return self
 
@@ -119,8 +124,14 @@ class Proc:
 class Harness:
     """Starts projects as real processes on one profile, each isolated for this test run."""
 
-    def __init__(self, folder: Path, *, profile: str = "real", env: dict[str, str] | None = None,
-                 broker_url: str | None = None):
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        profile: str = "real",
+        env: dict[str, str] | None = None,
+        broker_url: str | None = None,
+    ):
         self.folder = Path(folder)
         self.profile = profile
         self.extra_env = dict(env or {})
@@ -166,31 +177,58 @@ class Harness:
     def migrate(self, service: Service, **env: str) -> None:
         result = subprocess.run(
             [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-            cwd=service.path, env=self.env_for(service, **env), capture_output=True, text=True,
+            cwd=service.path,
+            env=self.env_for(service, **env),
+            capture_output=True,
+            text=True,
         )
         if result.returncode:
             raise RuntimeError(f"migrate {service.name} failed:\n{result.stdout}{result.stderr}")
 
     # -- processes -------------------------------------------------------------------------
-    def start_web(self, service: Service, *, port: int | None = None, wait: bool = True,
-                  migrate: bool = True, threads: int = 4, workers: int = 1, **env: str) -> Proc:
+    def start_web(
+        self,
+        service: Service,
+        *,
+        port: int | None = None,
+        wait: bool = True,
+        migrate: bool = True,
+        threads: int = 4,
+        workers: int = 1,
+        **env: str,
+    ) -> Proc:
         if migrate:
             self.migrate(service, **env)
         port = port or free_port()
-        proc = Proc(f"{service.name}.web", service.web_command(port=port, threads=threads,
-                                                               workers=workers),
-                    service.path, self.env_for(service, **env),
-                    self.folder / "logs" / f"{service.name}.web.log", port=port).start()
+        proc = Proc(
+            f"{service.name}.web",
+            service.web_command(port=port, threads=threads, workers=workers),
+            service.path,
+            self.env_for(service, **env),
+            self.folder / "logs" / f"{service.name}.web.log",
+            port=port,
+        ).start()
         self.procs.append(proc)
         return proc.wait_http() if wait else proc
 
-    def start_worker(self, service: Service, *, wait: bool = True, migrate: bool = False,
-                     beat: bool = True, **env: str) -> Proc:
+    def start_worker(
+        self,
+        service: Service,
+        *,
+        wait: bool = True,
+        migrate: bool = False,
+        beat: bool = True,
+        **env: str,
+    ) -> Proc:
         if migrate:
             self.migrate(service, **env)
-        proc = Proc(f"{service.name}.worker", service.worker_command(embedded_beat=beat),
-                    service.path, self.env_for(service, **env),
-                    self.folder / "logs" / f"{service.name}.worker.log").start()
+        proc = Proc(
+            f"{service.name}.worker",
+            service.worker_command(embedded_beat=beat),
+            service.path,
+            self.env_for(service, **env),
+            self.folder / "logs" / f"{service.name}.worker.log",
+        ).start()
         self.procs.append(proc)
         return proc.wait_log(" ready.") if wait else proc
 

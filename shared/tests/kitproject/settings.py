@@ -11,7 +11,6 @@ from service_kit.conf import service_settings
 globals().update(
     service_settings(
         service=os.environ.get("KIT_SERVICE_NAME", "notes"),
-        port=8090,
         apps=["notes"],
         consumes=[e for e in os.environ.get("KIT_CONSUMES", "note.created").split(",") if e],
         commands=["archive"],

@@ -9,13 +9,28 @@ class NotesConfig(AppConfig):
         from service_kit.messaging.schemas import registry
 
         note = {"type": "string", "format": "uuid", "minLength": 32, "maxLength": 36}
-        registry.register("note.created", {
-            "type": "object", "required": ["note_id", "text"],
-            "properties": {"note_id": note, "text": {"type": "string", "maxLength": 200}},
-        })
-        registry.register("note.archived", {
-            "type": "object", "required": ["note_id"], "properties": {"note_id": note},
-        })
-        registry.register("notes.archive", {
-            "type": "object", "required": ["note_id"], "properties": {"note_id": note},
-        }, kind="command")
+        registry.register(
+            "note.created",
+            {
+                "type": "object",
+                "required": ["note_id", "text"],
+                "properties": {"note_id": note, "text": {"type": "string", "maxLength": 200}},
+            },
+        )
+        registry.register(
+            "note.archived",
+            {
+                "type": "object",
+                "required": ["note_id"],
+                "properties": {"note_id": note},
+            },
+        )
+        registry.register(
+            "notes.archive",
+            {
+                "type": "object",
+                "required": ["note_id"],
+                "properties": {"note_id": note},
+            },
+            kind="command",
+        )

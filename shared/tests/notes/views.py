@@ -4,6 +4,7 @@ from django.db import transaction
 from rest_framework import generics, serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
+
 from service_kit.idempotency import idempotent
 from service_kit.messaging import publish_event
 
@@ -35,5 +36,8 @@ class NoteListCreateApi(generics.ListCreateAPIView):
             if note.text == "rollback":
                 raise ValidationError({"text": ["rolled back after the event was written"]})
         time.sleep(min(float(request.query_params.get("sleep", 0)), 5))
-        return Response(self.get_serializer(note).data, status=201,
-                        headers={"Location": f"/api/v1/notes/{note.id}/"})
+        return Response(
+            self.get_serializer(note).data,
+            status=201,
+            headers={"Location": f"/api/v1/notes/{note.id}/"},
+        )
