@@ -212,6 +212,7 @@ def service_settings(
             "django_prometheus",
             "rest_framework",
             "drf_spectacular",
+            "drf_spectacular_sidecar",
             "service_kit",
             *apps,
             # make lint: backward-incompatible migrations fail (a test requirement only)
@@ -257,6 +258,8 @@ def service_settings(
         "USE_TZ": True,
         "STATIC_URL": os.environ.get("STATIC_URL", "static/"),
         "STATIC_ROOT": static_root,
+        # Embedded: static files straight from the apps (no collectstatic needed to develop).
+        "WHITENOISE_USE_FINDERS": os.environ.get("PLATFORM_PROFILE", "embedded") == "embedded",
         "MEDIA_URL": os.environ.get("MEDIA_URL", "media/"),
         "MEDIA_ROOT": Path(os.environ.get("MEDIA_ROOT", var / "media" / service)),
         # Admins behind the gateway live side by side under one host: their cookies must not meet.
@@ -286,6 +289,10 @@ def service_settings(
             "VERSION": "1.0.0",
             "SERVE_INCLUDE_SCHEMA": False,
             "COMPONENT_SPLIT_REQUEST": True,
+            # Swagger UI's assets come from the service itself, not a CDN.
+            "SWAGGER_UI_DIST": "SIDECAR",
+            "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+            "REDOC_DIST": "SIDECAR",
         },
         "LOGGING": logging_settings(service),
         "SENTRY_DSN": env_value("SENTRY_DSN", ""),

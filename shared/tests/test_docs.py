@@ -1,0 +1,29 @@
+"""OpenAPI schema and its docs, served by every service without a CDN."""
+
+import json
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"path": "/api/schema/?format=json"},
+        {"path": "/api/schema/", "HTTP_ACCEPT": "application/json"},
+    ],
+)
+def test_schema_is_openapi_3_json(client, kwargs):
+    response = client.get(kwargs.pop("path"), **kwargs)
+    assert response.status_code == 200
+    schema = json.loads(response.content)
+    assert schema["openapi"].startswith("3.")
+    assert "/api/v1/notes/" in schema["paths"]
+
+
+def test_swagger_ui_uses_local_assets(client):
+    page = client.get("/api/docs/").content.decode()
+    assert "swagger-ui" in page
+    assert "cdn.jsdelivr" not in page and "unpkg" not in page
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in page
