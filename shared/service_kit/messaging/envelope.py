@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 
 from service_kit.ops.context import current_request_id
 
@@ -40,7 +42,8 @@ class Envelope:
             occurred_at=datetime.now(UTC).isoformat(),
             producer=settings.SERVICE_NAME,
             request_id=current_request_id(),
-            data=data,
+            # Decimals, UUIDs and datetimes travel as the strings the schemas describe.
+            data=json.loads(json.dumps(data, cls=DjangoJSONEncoder)),
         )
         envelope.validate()
         return envelope

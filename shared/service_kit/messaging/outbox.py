@@ -103,17 +103,26 @@ def sweep(*, older_than: float | None = None, limit: int = 500) -> int:
     """Publish rows the relay did not; returns how many went out."""
     age = settings.MESSAGING["OUTBOX_SWEEP_AGE"] if older_than is None else older_than
     cutoff = timezone.now() - timedelta(seconds=age)
-    sent = 0
-    with transaction.atomic():
-        pending = OutboxMessage.objects.filter(published_at__isnull=True, created_at__lte=cutoff)
-        if connection.features.has_select_for_update_skip_locked:
-            pending = pending.select_for_update(skip_locked=True)
-        for message in pending.order_by("created_at")[:limit]:
-            if not _publish_one(message):
-                break  # broker down: stop here, the next sweep goes on
-            sent += 1
+    pending = OutboxMessage.objects.filter(published_at__isnull=True, created_at__lte=cutoff)
+    pending = pending.order_by("created_at")
+    if connection.features.has_select_for_update_skip_locked:
+        # Several workers may sweep at once: each takes rows the others have not locked.
+        with transaction.atomic():
+            sent = _publish_all(pending.select_for_update(skip_locked=True)[:limit])
+    else:
+        # SQLite: no row locks, and a transaction would hold the write lock while publishing.
+        sent = _publish_all(pending[:limit])
     if sent:
         logger.info("outbox.swept", extra={"count": sent})
+    return sent
+
+
+def _publish_all(messages) -> int:
+    sent = 0
+    for message in messages:
+        if not _publish_one(message):
+            break  # broker down: stop here, the next sweep goes on
+        sent += 1
     return sent
 
 

@@ -12,6 +12,8 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+FORMAT_CHECKER = Draft202012Validator.FORMAT_CHECKER
+
 ENVELOPE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["id", "type", "version", "occurred_at", "producer", "data"],
@@ -37,7 +39,8 @@ class MessageType:
 
     def __post_init__(self) -> None:
         Draft202012Validator.check_schema(self.schema)
-        object.__setattr__(self, "validator", Draft202012Validator(self.schema))
+        validator = Draft202012Validator(self.schema, format_checker=FORMAT_CHECKER)
+        object.__setattr__(self, "validator", validator)
 
     def errors(self, data: Any) -> list[str]:
         return [
@@ -56,7 +59,7 @@ class Registry(dict[str, MessageType]):
 
 
 registry = Registry()
-envelope_validator = Draft202012Validator(ENVELOPE_SCHEMA)
+envelope_validator = Draft202012Validator(ENVELOPE_SCHEMA, format_checker=FORMAT_CHECKER)
 
 _uuid = {"type": "string", "format": "uuid", "minLength": 32, "maxLength": 36}
 _email = {"type": "string", "minLength": 3, "maxLength": 254}
