@@ -109,13 +109,19 @@ def write(results: list[Result], machine: dict[str, Any], folder: Path) -> str:
                 "seconds": round(r.seconds, 1),
                 "error": r.error,
                 "notes": r.notes,
-                "rows": r.rows,
+                "rows": [{k: _json_value(v) for k, v in row.items()} for row in r.rows],
             }
             for r in results
         ],
     }
-    (folder / "bench.json").write_text(json.dumps(raw, indent=2, default=str) + "\n")
+    text = json.dumps(raw, indent=2, default=str, allow_nan=False)
+    (folder / "bench.json").write_text(text + "\n")
     return markdown
+
+
+def _json_value(value: Any) -> Any:
+    """NaN (not measured) is not JSON: it becomes null."""
+    return None if isinstance(value, float) and math.isnan(value) else value
 
 
 def bars(

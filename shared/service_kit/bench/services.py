@@ -21,7 +21,7 @@ API_READS = {
     "auth": "/.well-known/jwks.json",
     "user": "/api/v1/users/me/",
     "product": "/api/v1/products/",
-    "inventory": "/api/v1/inventory/",
+    "inventory": "/api/v1/inventory/BENCH-0000/",
     "order": "/api/v1/orders/",
     "payment": "/api/v1/payments/",
 }
@@ -42,14 +42,27 @@ print(Product.objects.filter(sku__startswith="BENCH-").count())
 """
 
 
+#: Run in inventory_service: the stock item the inventory read asks for.
+SEED_STOCK_CODE = """
+from stock.models import StockItem
+StockItem.objects.get_or_create(sku="BENCH-0000", defaults={"on_hand": 100, "reserved": 3})
+print(1)
+"""
+
+
 def exists(service: Service) -> bool:
     return (service.path / "manage.py").exists()
 
 
 def seed_products(harness: Harness, service: Service, count: int = SEED_PRODUCTS) -> int:
     """Make ``count`` products in the service's (already migrated) database; idempotent."""
+    return seed(harness, service, SEED_CODE.format(count=count))
+
+
+def seed(harness: Harness, service: Service, code: str) -> int:
+    """Run ``code`` in the service's shell; it prints how many rows it made (last line)."""
     result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", SEED_CODE.format(count=count)],
+        [sys.executable, "manage.py", "shell", "-c", code],
         cwd=service.path,
         env=harness.env_for(service),
         capture_output=True,
@@ -141,6 +154,8 @@ def service_endpoints(context: Context) -> list[Row]:
         try:
             harness.migrate(service)
             seeded = seed_products(harness, service) if service.name == "product" else 0
+            if service.name == "inventory":
+                seed(harness, service, SEED_STOCK_CODE)
             web = harness.start_web(service, migrate=False, **upstreams)
         except (RuntimeError, TimeoutError, ValueError) as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
