@@ -1,10 +1,12 @@
 from rest_framework import generics
+from rest_framework.permissions import AllowAny
 
 from . import selectors
 from .serializers import CategorySerializer, ProductSerializer
 
 
 class ProductListApi(generics.ListAPIView):
+    permission_classes = [AllowAny]
     serializer_class = ProductSerializer
 
     def get_queryset(self):
@@ -12,6 +14,7 @@ class ProductListApi(generics.ListAPIView):
 
 
 class ProductDetailApi(generics.RetrieveAPIView):
+    permission_classes = [AllowAny]
     serializer_class = ProductSerializer
 
     def get_object(self):
@@ -19,6 +22,7 @@ class ProductDetailApi(generics.RetrieveAPIView):
 
 
 class CategoryListApi(generics.ListAPIView):
+    permission_classes = [AllowAny]
     serializer_class = CategorySerializer
 
     def get_queryset(self):

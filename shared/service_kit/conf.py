@@ -275,8 +275,9 @@ def service_settings(
         "REST_FRAMEWORK": {
             "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
             "DEFAULT_PARSER_CLASSES": ["service_kit.api.parsers.JSONParser"],
-            "DEFAULT_AUTHENTICATION_CLASSES": [],
-            "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+            "DEFAULT_AUTHENTICATION_CLASSES": ["service_kit.auth.authentication.JWTAuthentication"],
+            # Secure by default: a public endpoint says so (permission_classes = [AllowAny]).
+            "DEFAULT_PERMISSION_CLASSES": ["service_kit.auth.permissions.IsAuthenticated"],
             "DEFAULT_PAGINATION_CLASS": "service_kit.api.pagination.PageNumberPagination",
             "PAGE_SIZE": 20,
             "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -309,6 +310,7 @@ def service_settings(
             "PUBLISH_TIMEOUT": env.float("PUBLISH_TIMEOUT", 2.0),
         },
         "MIGRATION_LINTER": {"exclude_apps": ["admin", "auth", "contenttypes", "sessions"]},
+        "JWT": jwt_settings(),
         "IDEMPOTENCY_KEY_TTL": env.int("IDEMPOTENCY_KEY_TTL", 24 * 3600),
         # Service-to-service HTTP (see service_kit.http).
         "UPSTREAMS": {
@@ -336,6 +338,25 @@ SERVICE_PORTS = {
         ("gateway", "auth", "user", "product", "inventory", "order", "payment")
     )
 }
+
+
+def jwt_settings() -> dict[str, Any]:
+    """Access tokens: who signs them, for whom, and where their public keys are."""
+    auth_url = os.environ.get("AUTH_SERVICE_URL", f"http://127.0.0.1:{SERVICE_PORTS['auth']}")
+    return {
+        "ISSUER": os.environ.get("JWT_ISSUER", "platform-auth"),
+        "AUDIENCE": os.environ.get("JWT_AUDIENCE", "platform"),
+        "ALGORITHMS": ["RS256"],
+        "JWKS_URL": os.environ.get("JWT_JWKS_URL", f"{auth_url}/.well-known/jwks.json"),
+        # auth_service reads its own keys from its database instead (a dotted path).
+        "JWKS_SOURCE": None,
+        "JWKS_CACHE_SECONDS": env.float("JWT_JWKS_CACHE_SECONDS", 300.0),
+        "JWKS_TIMEOUT": env.float("JWT_JWKS_TIMEOUT", 2.0),
+        "LEEWAY": env.int("JWT_LEEWAY", 5),
+        "ACCESS_TOKEN_LIFETIME": env.int("JWT_ACCESS_TOKEN_LIFETIME", 300),
+        "REFRESH_TOKEN_LIFETIME": env.int("JWT_REFRESH_TOKEN_LIFETIME", 7 * 24 * 3600),
+        "SERVICE_TOKEN_LIFETIME": env.int("JWT_SERVICE_TOKEN_LIFETIME", 300),
+    }
 
 
 def logging_settings(service: str) -> dict[str, Any]:

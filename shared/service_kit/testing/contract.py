@@ -12,6 +12,7 @@ Every case checks the status, the stable ``code`` and the exact error body of th
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 
 import pytest
@@ -98,3 +99,109 @@ def error_contract_test(*, read: str | None = None, write: str | None = None):
         assert response["X-Request-ID"] == f"contract-{case.id}"
 
     return test_error_contract
+
+
+# -- the token matrix --------------------------------------------------------------------------
+
+
+TOKEN_CASE_IDS = (
+    "no-token",
+    "malformed",
+    "wrong-scheme",
+    "tampered-payload",
+    "expired",
+    "alg-none",
+    "hs256-with-public-key",
+    "wrong-audience",
+    "wrong-issuer",
+    "unknown-kid",
+    "revoked-jti",
+    "refresh-as-access",
+    "service-token-without-scope",
+)
+
+
+def token_cases(mint, *, service_status: int = 403) -> list[tuple[str, str | None, int, str]]:
+    """(case id, Authorization header or None, expected status, expected code)."""
+    from service_kit.auth.verify import revoke_jti
+
+    def bearer(token: str) -> str:
+        return f"Bearer {token}"
+
+    user = mint.claims(email="matrix@example.com", roles=["customer"])
+    revoked = mint.claims(email="revoked@example.com", roles=["customer"])
+    revoke_jti(revoked["jti"], revoked["exp"])
+    stranger = type(mint)()  # a key the verifier has never seen
+    bad = 401
+    return [
+        ("no-token", None, bad, "not_authenticated"),
+        ("malformed", "Bearer not.a.jwt", bad, "token_not_valid"),
+        ("wrong-scheme", f"Basic {mint.sign(user)}", bad, "token_not_valid"),
+        ("tampered-payload", bearer(mint.tampered(user, roles=["admin"])), bad, "token_not_valid"),
+        (
+            "expired",
+            bearer(mint.sign({**user, "exp": int(time.time()) - 60})),
+            bad,
+            "token_not_valid",
+        ),
+        ("alg-none", bearer(mint.unsigned(user)), bad, "token_not_valid"),
+        ("hs256-with-public-key", bearer(mint.hs256_with_public_key(user)), bad, "token_not_valid"),
+        (
+            "wrong-audience",
+            bearer(mint.sign({**user, "aud": "someone-else"})),
+            bad,
+            "token_not_valid",
+        ),
+        (
+            "wrong-issuer",
+            bearer(mint.sign({**user, "iss": "https://evil.example"})),
+            bad,
+            "token_not_valid",
+        ),
+        ("unknown-kid", bearer(stranger.sign(user)), bad, "token_not_valid"),
+        ("revoked-jti", bearer(mint.sign(revoked)), bad, "token_not_valid"),
+        (
+            "refresh-as-access",
+            bearer(mint.sign({**user, "token_type": "refresh"})),
+            bad,
+            "token_not_valid",
+        ),
+        (
+            "service-token-without-scope",
+            bearer(mint.token(client_id="order", scopes=["unrelated:scope"])),
+            service_status,
+            "permission_denied",
+        ),
+    ]
+
+
+def token_matrix_test(
+    path: str, *, method: str = "get", body: dict | None = None, service_status: int = 403
+):
+    """A parametrized pytest test: every bad token at ``path`` is refused with its code, and a
+    good one is not (so the matrix itself can fail)."""
+    from .tokens import TokenMint
+
+    ids = [*TOKEN_CASE_IDS, "valid-token"]
+
+    @pytest.mark.django_db
+    @pytest.mark.parametrize("case_id", ids)
+    def test_token_matrix(client, case_id):
+        mint = TokenMint().install()
+        kwargs = {"content_type": "application/json", "data": json.dumps(body or {})}
+        if case_id == "valid-token":
+            response = getattr(client, method)(
+                path, HTTP_AUTHORIZATION=f"Bearer {mint.token(roles=['customer'])}", **kwargs
+            )
+            assert response.status_code not in (401, 403), response.content[:300]
+            return
+        cases = {case[0]: case for case in token_cases(mint, service_status=service_status)}
+        assert set(cases) == set(TOKEN_CASE_IDS)
+        _, header, status, code = cases[case_id]
+        extra = {"HTTP_AUTHORIZATION": header} if header else {}
+        response = getattr(client, method)(path, **extra, **kwargs)
+        assert_error(response, status, code)
+        if status == 401:
+            assert response["WWW-Authenticate"].startswith("Bearer")
+
+    return test_token_matrix

@@ -3,6 +3,7 @@ import time
 from django.db import transaction
 from rest_framework import generics, serializers
 from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from service_kit.idempotency import idempotent
@@ -23,6 +24,7 @@ class NoteListCreateApi(generics.ListCreateAPIView):
     ``text == "rollback"`` fails validation after both writes: neither may survive.
     ``?sleep=`` holds the request open (for the in-flight idempotency case)."""
 
+    permission_classes = [AllowAny]
     queryset = Note.objects.all()
     serializer_class = NoteSerializer
 

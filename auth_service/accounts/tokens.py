@@ -1,0 +1,95 @@
+"""SimpleJWT tokens signed RS256 with the active rotating key (``kid`` in the header).
+
+Services verify access tokens with the kit (JWKS); auth_service verifies refresh tokens with the
+same key set here. Claims: ``iss``, ``aud``, ``jti``, ``exp``, ``iat``, ``user_id``, ``email``,
+``is_staff``, ``roles``, ``token_type``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import jwt
+from django.conf import settings
+from keys.services import active_key
+from rest_framework_simplejwt.backends import TokenBackend
+from rest_framework_simplejwt.exceptions import TokenBackendError
+from rest_framework_simplejwt.tokens import AccessToken as BaseAccessToken
+from rest_framework_simplejwt.tokens import RefreshToken as BaseRefreshToken
+
+from service_kit.auth.verify import TokenInvalid, keyset
+
+ROLES = (
+    "customer",
+    "catalogue_manager",
+    "inventory_manager",
+    "order_manager",
+    "payment_manager",
+    "support",
+    "admin",
+)
+
+
+class RotatingKeyBackend(TokenBackend):
+    def __init__(self) -> None:
+        super().__init__(algorithm="RS256")
+
+    def encode(self, payload: dict) -> str:
+        options = settings.JWT
+        key = active_key()
+        claims = {**payload, "iss": options["ISSUER"], "aud": options["AUDIENCE"]}
+        return jwt.encode(claims, key.private_pem, algorithm="RS256", headers={"kid": key.kid})
+
+    def decode(self, token: str, verify: bool = True) -> dict:
+        options = settings.JWT
+        try:
+            header = jwt.get_unverified_header(token)
+            if header.get("alg") != "RS256":
+                raise TokenBackendError("Token algorithm is not accepted.")
+            return jwt.decode(
+                token,
+                keyset.get(header.get("kid") or ""),
+                algorithms=["RS256"],
+                audience=options["AUDIENCE"],
+                issuer=options["ISSUER"],
+                leeway=options["LEEWAY"],
+                options={"verify_signature": verify, "require": ["exp", "jti", "token_type"]},
+            )
+        except (jwt.PyJWTError, TokenInvalid) as exc:
+            raise TokenBackendError("Token is invalid or expired") from exc
+
+
+backend = RotatingKeyBackend()
+
+
+def roles_of(user) -> list[str]:
+    roles = set(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
+    if user.is_superuser:
+        roles.add("admin")
+    if not user.is_staff:
+        roles = {"customer"}
+    return sorted(roles)
+
+
+class AccessToken(BaseAccessToken):
+    _token_backend = backend
+    lifetime = timedelta(seconds=settings.JWT["ACCESS_TOKEN_LIFETIME"])
+
+
+class RefreshToken(BaseRefreshToken):
+    _token_backend = backend
+    access_token_class = AccessToken
+    lifetime = timedelta(seconds=settings.JWT["REFRESH_TOKEN_LIFETIME"])
+
+    @classmethod
+    def for_user(cls, user) -> RefreshToken:
+        token = super().for_user(user)
+        token["email"] = user.email
+        token["is_staff"] = user.is_staff
+        token["roles"] = roles_of(user)
+        return token
+
+
+def token_pair(user) -> dict[str, str]:
+    refresh = RefreshToken.for_user(user)
+    return {"access": str(refresh.access_token), "refresh": str(refresh)}

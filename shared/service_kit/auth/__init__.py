@@ -1,0 +1,21 @@
+"""Identity in every service: local JWT verification, token users, permissions."""
+
+from .verify import (
+    TokenInvalid,
+    TokenUser,
+    keyset,
+    revoke_jti,
+    revoke_user,
+    token_user,
+    verify,
+)
+
+__all__ = [
+    "TokenInvalid",
+    "TokenUser",
+    "keyset",
+    "revoke_jti",
+    "revoke_user",
+    "token_user",
+    "verify",
+]
