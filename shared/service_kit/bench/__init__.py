@@ -17,6 +17,6 @@ __all__ = ["BENCHMARKS", "Benchmark", "Context", "main", "register"]
 
 
 def main() -> int:
-    from . import runner, server_choice, services  # noqa: F401  (registers, in report order)
+    from . import identity, runner, server_choice, services  # noqa: F401  (registers, in order)
 
     return runner.main()

@@ -53,7 +53,9 @@ class LoadGenerator(Protocol):
     name: str
     version: str
 
-    def run(self, url: str, *, connections: int, seconds: float) -> Load: ...
+    def run(
+        self, url: str, *, connections: int, seconds: float, headers: dict | None = None
+    ) -> Load: ...
 
 
 class Wrk:
@@ -69,7 +71,9 @@ class Wrk:
         first = (banner.stdout or banner.stderr).strip().splitlines()[0]
         self.version = first.split(" Copyright")[0]
 
-    def run(self, url: str, *, connections: int, seconds: float) -> Load:
+    def run(
+        self, url: str, *, connections: int, seconds: float, headers: dict | None = None
+    ) -> Load:
         out = self.folder / "wrk.json"
         out.unlink(missing_ok=True)
         threads = min(connections, os.cpu_count() or 1)
@@ -82,6 +86,7 @@ class Wrk:
             "5s",
             "-s",
             str(self.script),
+            *(arg for name, value in (headers or {}).items() for arg in ("-H", f"{name}: {value}")),
             url,
         ]
         result = subprocess.run(
@@ -116,7 +121,9 @@ class PythonLoad:
     name = "python (urllib3 threads)"
     version = f"urllib3 {urllib3.__version__}"
 
-    def run(self, url: str, *, connections: int, seconds: float) -> Load:
+    def run(
+        self, url: str, *, connections: int, seconds: float, headers: dict | None = None
+    ) -> Load:
         parts = urlsplit(url)
         target = parts.path + (f"?{parts.query}" if parts.query else "")
         latencies: list[list[float]] = [[] for _ in range(connections)]
@@ -130,7 +137,7 @@ class PythonLoad:
             )
             while (start := time.perf_counter()) < deadline:
                 try:
-                    response = pool.request("GET", target, redirect=False)
+                    response = pool.request("GET", target, headers=headers, redirect=False)
                 except urllib3.exceptions.HTTPError:
                     errors[i] += 1
                     continue

@@ -63,12 +63,20 @@ class Context:
         self.notes.append(text)
 
     def measure(
-        self, url: str, concurrency: tuple[int, ...] = (1, 8), *, warm_up: bool = True
+        self,
+        url: str,
+        concurrency: tuple[int, ...] = (1, 8),
+        *,
+        warm_up: bool = True,
+        headers: dict | None = None,
     ) -> dict[int, Load]:
         """A warm-up at the highest concurrency, then one run per concurrency."""
         if warm_up and self.warmup > 0:
-            self.load.run(url, connections=max(concurrency), seconds=self.warmup)
-        return {c: self.load.run(url, connections=c, seconds=self.duration) for c in concurrency}
+            self.load.run(url, connections=max(concurrency), seconds=self.warmup, headers=headers)
+        return {
+            c: self.load.run(url, connections=c, seconds=self.duration, headers=headers)
+            for c in concurrency
+        }
 
 
 @dataclass

@@ -5,6 +5,7 @@ from rest_framework import generics, serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from service_kit.idempotency import idempotent
 from service_kit.messaging import publish_event
@@ -42,4 +43,21 @@ class NoteListCreateApi(generics.ListCreateAPIView):
             self.get_serializer(note).data,
             status=201,
             headers={"Location": f"/api/v1/notes/{note.id}/"},
+        )
+
+
+class WhoAmIApi(APIView):
+    """The caller as its token says (the default permission: any valid token)."""
+
+    def get(self, request):
+        user = request.user
+        return Response(
+            {
+                "id": user.id,
+                "email": user.email,
+                "is_staff": user.is_staff,
+                "roles": sorted(user.roles),
+                "scopes": sorted(user.scopes),
+                "client_id": user.client_id,
+            }
         )
