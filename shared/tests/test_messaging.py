@@ -7,6 +7,7 @@ worker processes: ``alpha`` and ``beta`` bound to ``note.created``, ``gamma`` bo
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from urllib.parse import urlsplit, urlunsplit
@@ -223,6 +224,13 @@ def test_failing_handler_ends_in_dead_letters_and_replays(platform):
         assert beta_log.count(received) == 1
         alpha_log = platform["workers"]["alpha"].log.read_text()
         assert alpha_log.count(received) == 4  # the first delivery and three retries
+        routes = [
+            json.loads(line)["delivered_via"]
+            for line in alpha_log.splitlines()
+            if '"message.retry"' in line and message_id in line
+        ]
+        # first through the exchange; every retry straight onto alpha's own events queue
+        assert routes == ["domain_events/note.created", "/alpha.events", "/alpha.events"]
     finally:
         execute(harness, ALPHA, "DELETE FROM notes_switch")
 

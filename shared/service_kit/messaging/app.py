@@ -30,6 +30,12 @@ def command_queue(name: str) -> Queue:
     return Queue(name, routing_key=name, durable=True)
 
 
+def direct_to(queue_name: str) -> dict:
+    """Publish options that put a message on exactly this queue (through the default exchange),
+    overriding any exchange a retried message arrived through."""
+    return {"queue": command_queue(queue_name), "exchange": "", "routing_key": queue_name}
+
+
 def service_queues(service: str, consumes, commands) -> list[Queue]:
     queues = [Queue(tasks_queue_name(service), routing_key=tasks_queue_name(service), durable=True)]
     if consumes:

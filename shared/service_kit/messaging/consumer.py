@@ -22,7 +22,7 @@ from service_kit.models import DeadLetter, ProcessedMessage
 from service_kit.ops.context import request_id_var
 from service_kit.ops.metrics import DEAD_LETTERS, DUPLICATES
 
-from .app import event_task_name, events_queue_name
+from .app import direct_to, event_task_name, events_queue_name
 from .envelope import Envelope, InvalidMessage
 
 logger = logging.getLogger(__name__)
@@ -72,6 +72,7 @@ class ConsumerTask(Task):
                     attempts,
                 )
                 return "dead_letter"
+            delivery = self.request.delivery_info or {}
             logger.warning(
                 "message.retry",
                 extra={
@@ -79,13 +80,12 @@ class ConsumerTask(Task):
                     "task": self.name,
                     "attempt": attempts,
                     "error": str(exc)[:300],
+                    "delivered_via": f"{delivery.get('exchange')}/{delivery.get('routing_key')}",
                 },
             )
             delay = settings.MESSAGING["RETRY_BACKOFF"] * (2 ** (attempts - 1))
             # Back to this service's own queue only: the exchange would reach every subscriber.
-            raise self.retry(
-                exc=exc, countdown=delay, exchange="", routing_key=self.queue_name
-            ) from exc
+            raise self.retry(exc=exc, countdown=delay, **direct_to(self.queue_name)) from exc
         return "applied"
 
 
@@ -149,15 +149,12 @@ def replay(letter: DeadLetter) -> None:
     """Send a dead letter's message again, to this service's queue that had it."""
     from django.utils import timezone
 
-    from .app import command_queue, get_celery_app
+    from .app import get_celery_app
 
-    queue = command_queue(letter.queue)
     get_celery_app().send_task(
         letter.task,
         args=[letter.envelope],
-        exchange="",
-        routing_key=letter.queue,
-        declare=[queue],
+        **direct_to(letter.queue),
         task_id=f"{letter.message_id}-replay-{letter.replay_count + 1}",
         headers={"request_id": letter.envelope.get("request_id")},
     )

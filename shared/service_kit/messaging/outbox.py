@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from service_kit.models import OutboxMessage
 
-from .app import DOMAIN_EVENTS, command_queue, event_task_name, get_celery_app
+from .app import DOMAIN_EVENTS, direct_to, event_task_name, get_celery_app
 from .envelope import Envelope
 
 logger = logging.getLogger(__name__)
@@ -74,8 +74,7 @@ def send_to_broker(message: OutboxMessage) -> None:
             exchange=DOMAIN_EVENTS, routing_key=message.routing_key, declare=[DOMAIN_EVENTS]
         )
     else:
-        target = command_queue(message.routing_key)
-        options.update(exchange="", routing_key=target.name, declare=[target])
+        options.update(direct_to(message.routing_key))
     app.send_task(message.name, args=[message.envelope], **options)
     from service_kit.ops.metrics import MESSAGES_PUBLISHED
 
