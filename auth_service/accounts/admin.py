@@ -1,20 +1,114 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.template.response import TemplateResponse
 
-from .models import User
+from . import services
+from .forms import PasswordSetForm, ServiceClientForm, UserChangeForm, UserCreationForm
+from .models import ServiceClient, User
 
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    """Roles are groups (one per staff role; ``customer`` is every non-staff account's). Saving
+    goes through the services: other services hear of new accounts, changed names and emails,
+    and deactivations, and a deactivated account's tokens are refused everywhere."""
+
+    form = UserChangeForm
+    add_form = UserCreationForm
+    change_password_form = PasswordSetForm
     ordering = ["email"]
     list_display = ("email", "first_name", "last_name", "is_staff", "is_active", "date_joined")
-    list_filter = ("is_staff", "is_active", "groups")
+    list_filter = ("is_staff", "is_active", "groups", ("erased_at", admin.EmptyFieldListFilter))
     search_fields = ("email", "first_name", "last_name")
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Name", {"fields": ("first_name", "last_name")}),
-        ("Access", {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
-        ("Dates", {"fields": ("last_login", "date_joined")}),
+        (
+            "Access",
+            {
+                "fields": ("is_active", "is_staff", "is_superuser", "groups"),
+                "description": "A staff member's roles are the groups of that name.",
+            },
+        ),
+        ("Dates", {"fields": ("last_login", "date_joined", "erased_at")}),
     )
-    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
-    readonly_fields = ("last_login", "date_joined")
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("email", "usable_password", "password1", "password2"),
+            },
+        ),
+    )
+    readonly_fields = ("last_login", "date_joined", "erased_at")
+    actions = ["deactivate"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.erased_at is not None:  # nothing left to edit
+            return [field.name for field in User._meta.fields] + ["groups", "user_permissions"]
+        return super().get_readonly_fields(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        services.user_admin_save(user=obj, changed=form.changed_data, created=not change)
+
+    @admin.action(
+        description="Deactivate the selected users (their tokens stop working)",
+        permissions=["change"],
+    )
+    def deactivate(self, request, queryset):
+        users = queryset.filter(is_active=True).exclude(pk=request.user.pk)
+        count = 0
+        for user in users:
+            services.user_deactivate(user=user)
+            count += 1
+        self.message_user(request, f"Deactivated {count} user(s).", messages.SUCCESS)
+
+
+@admin.register(ServiceClient)
+class ServiceClientAdmin(admin.ModelAdmin):
+    """Secrets are stored hashed: one is shown once, when made (adding a client, or the "reset
+    secret" action), and never again."""
+
+    form = ServiceClientForm
+    list_display = ("client_id", "scope_list", "is_active", "created_at")
+    list_filter = ("is_active",)
+    search_fields = ("client_id", "description")
+    readonly_fields = ("created_at",)
+    actions = ["reset_secret"]
+
+    @admin.display(description="scopes")
+    def scope_list(self, obj) -> str:
+        return " ".join(obj.scopes)
+
+    def get_readonly_fields(self, request, obj=None):
+        # Tokens already issued name the client: it keeps its id.
+        return ("client_id", "created_at") if obj is not None else ("created_at",)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save()
+        else:
+            obj._new_secret = services.service_client_set_secret(client=obj)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return self._secrets_page(request, [(obj.client_id, obj._new_secret)])
+
+    @admin.action(description="Reset the secret of the selected clients", permissions=["change"])
+    def reset_secret(self, request, queryset):
+        made = [
+            (client.client_id, services.service_client_set_secret(client=client))
+            for client in queryset
+        ]
+        return self._secrets_page(request, made)
+
+    def _secrets_page(self, request, made):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "New client secrets",
+            "opts": self.opts,
+            "secrets": made,
+        }
+        response = TemplateResponse(request, "admin/accounts/serviceclient/secret.html", context)
+        response["Cache-Control"] = "no-store"
+        return response

@@ -23,7 +23,11 @@ class UserManager(BaseUserManager):
 
 
 class User(AbstractBaseUser, PermissionsMixin):
-    """The platform's one identity: email as login, a UUID as public id."""
+    """The platform's one identity: email as login, a UUID as public id.
+
+    An erased account keeps its row (and id) with every personal field scrubbed: the id stays
+    the key of the blacklist, the admin log and the events other services received.
+    """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     email = models.EmailField(unique=True)
@@ -32,6 +36,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
+    erased_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the account holder erased it."
+    )
 
     objects = UserManager()
 
@@ -44,3 +51,21 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.email
+
+
+class ServiceClient(models.Model):
+    """A service identity (order_service, say): it trades its id and secret for a short-lived
+    access token carrying its scopes. The secret is stored hashed, like a password."""
+
+    client_id = models.SlugField(max_length=64, unique=True)
+    secret_hash = models.CharField(max_length=256, editable=False)
+    scopes = models.JSONField(default=list, blank=True, help_text="e.g. payments:charge")
+    description = models.CharField(max_length=200, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["client_id"]
+
+    def __str__(self) -> str:
+        return self.client_id

@@ -1,34 +1,68 @@
-"""Writes of auth_service: sign-in, token refresh and logout."""
+"""Writes of auth_service: sign-in, tokens and logout; registration, profile changes,
+deactivation and erasure; passwords; service identities."""
 
 from __future__ import annotations
 
+import logging
+import re
+import secrets
+import smtplib
+import time
+import uuid
+from collections.abc import Iterable
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth import authenticate
-from django.db import transaction
-from rest_framework.exceptions import AuthenticationFailed
+from django.contrib.auth.hashers import check_password, make_password
+from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.tokens import default_token_generator
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.encoding import force_bytes, force_str
+from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+from django_otp import devices_for_user
+from mfa.services import otp_verify
+from rest_framework.exceptions import AuthenticationFailed, ValidationError
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from service_kit.auth.verify import revoke_jti
+from service_kit.auth.verify import revoke_jti, revoke_user
+from service_kit.messaging import publish_event
 
 from . import guard
-from .models import User
-from .tokens import RefreshToken, token_pair
+from .models import ServiceClient, User
+from .tokens import RefreshToken, backend, token_pair
+
+logger = logging.getLogger(__name__)
 
 INVALID_CREDENTIALS = "invalid_credentials"
 
 
-def token_obtain(*, email: str, password: str, address: str, request=None) -> dict[str, str]:
+def token_obtain(
+    *, email: str, password: str, address: str, request=None, otp: str = ""
+) -> dict[str, str]:
     """A token pair for valid credentials. One answer for a wrong password and an unknown email,
-    so the error does not tell which accounts exist."""
+    so the error does not tell which accounts exist. With ``otp``, a current code of one of the
+    user's confirmed TOTP devices: the tokens then say ``amr: ["pwd", "otp"]``; a wrong code
+    gets the wrong password's answer and counts as a failure."""
     guard.check(email, address)
     user = authenticate(request, email=email.strip().lower(), password=password)
-    if user is None or not user.is_active:
+    valid = user is not None and user.is_active
+    if valid and otp:
+        valid = otp_verify(user=user, otp=otp)
+    if not valid:
         guard.failed(email, address)
         raise AuthenticationFailed(
             "No active account with these credentials.", code=INVALID_CREDENTIALS
         )
     guard.succeeded(email)
-    return token_pair(user)
+    return token_pair(user, amr=["pwd", "otp"] if otp else ["pwd"])
 
 
 def _refresh_token(raw: str) -> RefreshToken:
@@ -40,7 +74,8 @@ def _refresh_token(raw: str) -> RefreshToken:
 
 @transaction.atomic
 def token_refresh(*, refresh: str) -> dict[str, str]:
-    """Rotate: the old refresh token is blacklisted; claims are read afresh from the user."""
+    """Rotate: the old refresh token is blacklisted; claims are read afresh from the user, all
+    but how they signed in (``amr``), which the new pair carries on."""
     old = _refresh_token(refresh)
     user = User.objects.filter(pk=old["user_id"], is_active=True).first()
     try:
@@ -49,7 +84,7 @@ def token_refresh(*, refresh: str) -> dict[str, str]:
         raise AuthenticationFailed(str(exc), code="token_not_valid") from exc
     if user is None:
         raise AuthenticationFailed("The account is not active.", code="token_not_valid")
-    return token_pair(user)
+    return token_pair(user, amr=old.get("amr"))
 
 
 @transaction.atomic
@@ -63,5 +98,267 @@ def logout(*, refresh: str, access_claims: dict) -> None:
 
 
 def revoke_all_refresh_tokens(user: User) -> None:
-    for outstanding in OutstandingToken.objects.filter(user=user):
-        BlacklistedToken.objects.get_or_create(token=outstanding)
+    """Blacklist every live refresh token of the user (expired ones are refused anyway)."""
+    alive = OutstandingToken.objects.filter(
+        user=user, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True
+    )
+    BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(token=token) for token in alive], ignore_conflicts=True
+    )
+
+
+def user_sessions_end(*, user: User) -> None:
+    """Every token the user holds stops working: refresh tokens are blacklisted here, access
+    tokens are refused by every service (the shared revocation list) until they expire."""
+    revoke_all_refresh_tokens(user)
+    revoke_user(str(user.pk))
+
+
+# -- accounts: registration, changes, deactivation, erasure ----------------------------------
+
+EMAIL_TAKEN = "An account with this email address already exists."
+PROFILE_FIELDS = frozenset({"email", "first_name", "last_name"})
+
+
+def email_normalise(email: str) -> str:
+    return email.strip().lower()
+
+
+def _password_check(password: str, *, user: User, field: str) -> None:
+    """Django's password validators (settings.AUTH_PASSWORD_VALIDATORS), as a 400 on ``field``."""
+    try:
+        validate_password(password, user=user)
+    except DjangoValidationError as exc:
+        raise ValidationError({field: list(exc.messages)}) from None
+
+
+def _user_data(user: User) -> dict:
+    return {
+        "user_id": user.pk,
+        "email": user.email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+    }
+
+
+def user_register(*, email: str, password: str, first_name: str = "", last_name: str = "") -> User:
+    """A new customer account; ``user.registered`` leaves in the same transaction."""
+    user = User(email=email_normalise(email), first_name=first_name, last_name=last_name)
+    errors: dict[str, list[str]] = {}
+    if User.objects.filter(email=user.email).exists():
+        errors["email"] = [EMAIL_TAKEN]
+    try:
+        validate_password(password, user=user)
+    except DjangoValidationError as exc:
+        errors["password"] = list(exc.messages)
+    if errors:
+        raise ValidationError(errors)
+    user.set_password(password)
+    try:
+        with transaction.atomic():
+            user.save(force_insert=True)
+            publish_event("user.registered", _user_data(user))
+    except IntegrityError:  # the same address registered a moment ago
+        raise ValidationError({"email": [EMAIL_TAKEN]}) from None
+    logger.info("auth.user_registered", extra={"user_id": str(user.pk)})
+    return user
+
+
+@transaction.atomic
+def user_admin_save(*, user: User, changed: Iterable[str], created: bool) -> None:
+    """The admin's add and change forms: the row, then what other services must hear of it."""
+    changed = set(changed)
+    user.email = email_normalise(user.email)
+    user.save()
+    if created:
+        publish_event("user.registered", _user_data(user))
+        return
+    if changed & PROFILE_FIELDS:
+        publish_event("user.updated", _user_data(user))
+    if "is_active" in changed and not user.is_active:
+        user_deactivate(user=user)
+
+
+@transaction.atomic
+def user_deactivate(*, user: User) -> None:
+    """Staff switch an account off: it cannot sign in, and its tokens are refused everywhere."""
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    user_sessions_end(user=user)
+    publish_event("user.deactivated", {"user_id": user.pk})
+    logger.info("auth.user_deactivated", extra={"user_id": str(user.pk)})
+
+
+@transaction.atomic
+def user_erase(*, user: User) -> None:
+    """The account holder's erasure: every personal field scrubbed, the row kept (its id still
+    keys the blacklist, the admin log and what other services hold), ``user.erased`` emitted so
+    they anonymise their part. Signing in, resetting the password and every token stop working.
+    """
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if user.erased_at is not None:
+        return
+    user_sessions_end(user=user)
+    # Refresh tokens carry the email claim: keep the rows (the blacklist), drop the text.
+    OutstandingToken.objects.filter(user=user).update(token="")
+    user.email = f"erased+{user.pk.hex}@invalid"
+    user.first_name = user.last_name = ""
+    user.set_unusable_password()
+    user.is_active = user.is_staff = user.is_superuser = False
+    user.last_login = None
+    user.erased_at = timezone.now()
+    user.save()
+    user.groups.clear()
+    user.user_permissions.clear()
+    for device in devices_for_user(user, confirmed=None):  # second-factor secrets
+        device.delete()
+    LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(User), object_id=str(user.pk)
+    ).update(object_repr=user.email)
+    publish_event("user.erased", {"user_id": user.pk})
+    logger.info("auth.user_erased", extra={"user_id": str(user.pk)})
+
+
+# -- passwords ---------------------------------------------------------------------------------
+
+WRONG_PASSWORD = "The current password is not correct."
+RESET_TOKEN_INVALID = "The password reset token is not valid or has expired."
+RESET_SUBJECT = "Reset your password"
+
+
+@transaction.atomic
+def password_change(*, user: User, old_password: str, new_password: str, address: str) -> None:
+    """A new password; every session ends, this one included: the caller signs in again.
+    Wrong current passwords count against the account like failed sign-ins."""
+    guard.check(user.email, address)
+    if not user.check_password(old_password):
+        guard.failed(user.email, address)
+        raise ValidationError({"old_password": [WRONG_PASSWORD]})
+    _password_check(new_password, user=user, field="new_password")
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    user_sessions_end(user=user)
+    logger.info("auth.password_changed", extra={"user_id": str(user.pk)})
+
+
+def password_reset_token(user: User) -> str:
+    """``<uidb64>.<token>``: good once (it dies with the password it resets) and for
+    ``PASSWORD_RESET_TIMEOUT`` seconds."""
+    uidb64 = urlsafe_base64_encode(force_bytes(str(user.pk)))
+    return f"{uidb64}.{default_token_generator.make_token(user)}"
+
+
+def _reset_message(user: User) -> tuple[str, str]:
+    token = password_reset_token(user)
+    url = settings.PASSWORD_RESET_URL
+    link = f"{url}{'&' if '?' in url else '?'}{urlencode({'token': token})}" if url else ""
+    body = render_to_string(
+        "accounts/password_reset_email.txt",
+        {"token": token, "link": link, "minutes": settings.PASSWORD_RESET_TIMEOUT // 60},
+    )
+    return RESET_SUBJECT, body
+
+
+def password_reset_request(*, email: str) -> None:
+    """Mail a reset token to the account with this address, if there is one. The caller hears
+    the same either way; an unknown address costs the same work short of the sending."""
+    email = email_normalise(email)
+    user = User.objects.filter(email=email, is_active=True).first()
+    if user is None or not user.has_usable_password():
+        _reset_message(User(email=email, password=make_password(None)))
+        logger.info("auth.password_reset_unknown")
+        return
+    subject, body = _reset_message(user)
+    try:
+        send_mail(subject, body, None, [user.email])
+    except (OSError, smtplib.SMTPException):
+        # The answer must not differ from an unknown address's; the user may ask again.
+        logger.exception("auth.password_reset_mail_failed", extra={"user_id": str(user.pk)})
+        return
+    logger.info("auth.password_reset_sent", extra={"user_id": str(user.pk)})
+
+
+def _reset_user(token: str) -> User:
+    uidb64, _, key = token.strip().partition(".")
+    try:
+        user_id = uuid.UUID(force_str(urlsafe_base64_decode(uidb64)))
+    except (TypeError, ValueError):
+        user_id = None
+    user = (
+        User.objects.select_for_update().filter(pk=user_id, is_active=True).first()
+        if user_id and key
+        else None
+    )
+    if user is None or not default_token_generator.check_token(user, key):
+        raise ValidationError({"token": [RESET_TOKEN_INVALID]})
+    return user
+
+
+@transaction.atomic
+def password_reset_confirm(*, token: str, new_password: str) -> None:
+    """Set the password a reset token was mailed for; every session ends, and the sign-in
+    lockout of the account is lifted (it guarded the password just replaced)."""
+    user = _reset_user(token)  # row-locked: two confirmations of one token, one wins
+    _password_check(new_password, user=user, field="new_password")
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    user_sessions_end(user=user)
+    guard.succeeded(user.email)
+    logger.info("auth.password_reset", extra={"user_id": str(user.pk)})
+
+
+# -- service identities ------------------------------------------------------------------------
+
+INVALID_CLIENT = "invalid_client"
+SCOPE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*(:[a-z0-9_.*-]+)*$")
+
+
+def scopes_clean(scopes: Iterable[str]) -> list[str]:
+    """Scopes like ``payments:charge``: sorted, each once; a malformed one is refused."""
+    cleaned = sorted({scope.strip() for scope in scopes if scope.strip()})
+    bad = [scope for scope in cleaned if not SCOPE_PATTERN.match(scope)]
+    if bad:
+        raise DjangoValidationError(f"Not a valid scope: {', '.join(bad)} (e.g. payments:charge).")
+    return cleaned
+
+
+def service_client_set_secret(*, client: ServiceClient, secret: str | None = None) -> str:
+    """Give the client a new secret (generated unless given) and save it; the secret is stored
+    hashed, so the return value is the only time anyone sees it."""
+    secret = secret or secrets.token_urlsafe(32)
+    client.secret_hash = make_password(secret)
+    client.save()
+    logger.info("auth.service_client_secret_set", extra={"client_id": client.client_id})
+    return secret
+
+
+def service_token_issue(*, client_id: str, client_secret: str) -> dict:
+    """A short-lived access token for a service identity: its ``client_id`` and ``scopes``, no
+    ``user_id``. An unknown id, a wrong secret and a disabled client get one answer."""
+    client = ServiceClient.objects.filter(client_id=client_id, is_active=True).first()
+
+    def rehash(raw: str) -> None:  # the hasher's settings changed: store the new form
+        ServiceClient.objects.filter(pk=client.pk).update(secret_hash=make_password(raw))
+
+    # With no client, an unusable hash ("!"): check_password still hashes once, so the answer
+    # takes as long.
+    valid = check_password(
+        client_secret, client.secret_hash if client else "!", setter=rehash if client else None
+    )
+    if not valid:
+        logger.info("auth.service_token_refused", extra={"client_id": client_id[:64]})
+        raise AuthenticationFailed("Unknown client or wrong secret.", code=INVALID_CLIENT)
+    lifetime = int(settings.JWT["SERVICE_TOKEN_LIFETIME"])
+    now = int(time.time())
+    payload = {
+        "jti": uuid.uuid4().hex,
+        "iat": now,
+        "exp": now + lifetime,
+        "token_type": "access",
+        "client_id": client.client_id,
+        "scopes": list(client.scopes),
+    }
+    logger.info(
+        "auth.service_token_issued", extra={"client_id": client.client_id, "jti": payload["jti"]}
+    )
+    return {"access": backend.encode(payload), "expires_in": lifetime}

@@ -38,7 +38,7 @@ class RotatingKeyBackend(TokenBackend):
         options = settings.JWT
         key = active_key()
         claims = {**payload, "iss": options["ISSUER"], "aud": options["AUDIENCE"]}
-        return jwt.encode(claims, key.private_pem, algorithm="RS256", headers={"kid": key.kid})
+        return jwt.encode(claims, key.private_key, algorithm="RS256", headers={"kid": key.kid})
 
     def decode(self, token: str, verify: bool = True) -> dict:
         options = settings.JWT
@@ -71,25 +71,35 @@ def roles_of(user) -> list[str]:
     return sorted(roles)
 
 
-class AccessToken(BaseAccessToken):
+class SubSecondIat:
+    """``iat`` with sub-second precision (a JWT NumericDate may be fractional): a revocation at
+    12:00:00.4 must refuse tokens issued at 12:00:00.1 yet accept one issued at 12:00:00.7."""
+
+    def set_iat(self, claim: str = "iat", at_time=None) -> None:
+        self.payload[claim] = round((at_time or self.current_time).timestamp(), 6)
+
+
+class AccessToken(SubSecondIat, BaseAccessToken):
     _token_backend = backend
     lifetime = timedelta(seconds=settings.JWT["ACCESS_TOKEN_LIFETIME"])
 
 
-class RefreshToken(BaseRefreshToken):
+class RefreshToken(SubSecondIat, BaseRefreshToken):
     _token_backend = backend
     access_token_class = AccessToken
     lifetime = timedelta(seconds=settings.JWT["REFRESH_TOKEN_LIFETIME"])
 
     @classmethod
-    def for_user(cls, user) -> RefreshToken:
+    def for_user(cls, user, *, amr: list[str] | None = None) -> RefreshToken:
+        """``amr``: how the person signed in (RFC 8176): ``["pwd"]`` or ``["pwd", "otp"]``."""
         token = super().for_user(user)
         token["email"] = user.email
         token["is_staff"] = user.is_staff
         token["roles"] = roles_of(user)
+        token["amr"] = list(amr or ["pwd"])
         return token
 
 
-def token_pair(user) -> dict[str, str]:
-    refresh = RefreshToken.for_user(user)
+def token_pair(user, *, amr: list[str] | None = None) -> dict[str, str]:
+    refresh = RefreshToken.for_user(user, amr=amr)
     return {"access": str(refresh.access_token), "refresh": str(refresh)}

@@ -1,9 +1,25 @@
+from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import services
-from .serializers import RefreshSerializer, TokenObtainSerializer
+from service_kit.auth.permissions import IsUser
+
+from . import selectors, services
+from .serializers import (
+    MeSerializer,
+    PasswordChangeSerializer,
+    PasswordResetAcceptedSerializer,
+    PasswordResetConfirmSerializer,
+    PasswordResetSerializer,
+    RefreshSerializer,
+    RegisteredSerializer,
+    RegisterSerializer,
+    ServiceTokenIssuedSerializer,
+    ServiceTokenSerializer,
+    TokenObtainSerializer,
+    TokenPairSerializer,
+)
 
 
 class PublicApi(APIView):
@@ -18,6 +34,7 @@ class PublicApi(APIView):
 
 
 class TokenObtainApi(PublicApi):
+    @extend_schema(request=TokenObtainSerializer, responses=TokenPairSerializer)
     def post(self, request):
         serializer = TokenObtainSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -30,6 +47,7 @@ class TokenObtainApi(PublicApi):
 
 
 class TokenRefreshApi(PublicApi):
+    @extend_schema(request=RefreshSerializer, responses=TokenPairSerializer)
     def post(self, request):
         serializer = RefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -39,8 +57,89 @@ class TokenRefreshApi(PublicApi):
 class LogoutApi(APIView):
     """``{refresh}`` with the access token: both stop working everywhere."""
 
+    @extend_schema(request=RefreshSerializer, responses={204: None})
     def post(self, request):
         serializer = RefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.logout(**serializer.validated_data, access_claims=request.auth)
         return Response(status=204)
+
+
+class RegisterApi(PublicApi):
+    """A new customer account (sign in afterwards with ``token/``)."""
+
+    @extend_schema(request=RegisterSerializer, responses={201: RegisteredSerializer})
+    def post(self, request):
+        serializer = RegisterSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = services.user_register(**serializer.validated_data)
+        return Response(RegisteredSerializer(user).data, status=201)
+
+
+class MeApi(APIView):
+    """The caller's own account: read it, or erase it."""
+
+    permission_classes = [IsUser]
+
+    @extend_schema(responses=MeSerializer)
+    def get(self, request):
+        return Response(MeSerializer(selectors.user_get(user_id=request.user.id)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request):
+        services.user_erase(user=selectors.user_get(user_id=request.user.id))
+        return Response(status=204)
+
+
+class PasswordChangeApi(APIView):
+    """Every session ends, this one included: the caller signs in again with the new password."""
+
+    permission_classes = [IsUser]
+
+    @extend_schema(request=PasswordChangeSerializer, responses={204: None})
+    def post(self, request):
+        serializer = PasswordChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.password_change(
+            user=selectors.user_get(user_id=request.user.id),
+            **serializer.validated_data,
+            address=request.META.get("REMOTE_ADDR", ""),
+        )
+        return Response(status=204)
+
+
+class PasswordResetApi(PublicApi):
+    """Always 202 with the same body: the answer does not tell which addresses have accounts."""
+
+    ACCEPTED = "If an account uses this email address, a password reset token is on its way."
+
+    @extend_schema(
+        request=PasswordResetSerializer, responses={202: PasswordResetAcceptedSerializer}
+    )
+    def post(self, request):
+        serializer = PasswordResetSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.password_reset_request(**serializer.validated_data)
+        return Response({"detail": self.ACCEPTED}, status=202)
+
+
+class PasswordResetConfirmApi(PublicApi):
+    @extend_schema(request=PasswordResetConfirmSerializer, responses={204: None})
+    def post(self, request):
+        serializer = PasswordResetConfirmSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.password_reset_confirm(**serializer.validated_data)
+        return Response(status=204)
+
+
+class ServiceTokenApi(PublicApi):
+    """A service identity's short-lived access token (``client_id`` and ``scopes`` claims)."""
+
+    @extend_schema(request=ServiceTokenSerializer, responses=ServiceTokenIssuedSerializer)
+    def post(self, request):
+        serializer = ServiceTokenSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        token = services.service_token_issue(**serializer.validated_data)
+        response = Response(token)
+        response["Cache-Control"] = "no-store"
+        return response

@@ -2,14 +2,42 @@
 
 from datetime import timedelta
 
-from service_kit.conf import data_dir, env, jwt_settings, service_settings
+from service_kit.conf import data_dir, env, env_value, jwt_settings, service_settings
 
 _jwt = {**jwt_settings(), "JWKS_SOURCE": "keys.selectors.jwks"}  # its own keys, from its database
+
+
+def _email() -> dict:
+    """Mail (password resets): the console by default; SMTP when ``EMAIL_URL`` (or
+    ``EMAIL_URL_FILE``) is set, e.g. ``smtp+tls://user:password@smtp.example.com:587``."""
+    url = env_value("EMAIL_URL")
+    config = env.email_url_config(url) if url else {}
+    config["EMAIL_BACKEND"] = env(
+        "EMAIL_BACKEND",
+        default=config.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"),
+    )
+    return {
+        **config,
+        "EMAIL_TIMEOUT": env.int("EMAIL_TIMEOUT", 10),
+        "DEFAULT_FROM_EMAIL": env("DEFAULT_FROM_EMAIL", default="no-reply@localhost"),
+        # A reset token is good for this long, and only once.
+        "PASSWORD_RESET_TIMEOUT": env.int("PASSWORD_RESET_TIMEOUT", 3600),
+        # The front end's page that takes ``?token=``; without it the email carries the token.
+        "PASSWORD_RESET_URL": env("PASSWORD_RESET_URL", default=""),
+    }
+
 
 globals().update(
     service_settings(
         service="auth",
-        apps=["rest_framework_simplejwt.token_blacklist", "keys", "accounts"],
+        apps=[
+            "rest_framework_simplejwt.token_blacklist",
+            "django_otp",
+            "django_otp.plugins.otp_totp",
+            "keys",
+            "accounts",
+            "mfa",
+        ],
         AUTH_USER_MODEL="accounts.User",
         JWT=_jwt,
         JWT_SIGNING_KEYS_DIR=env("JWT_SIGNING_KEYS_DIR", default=str(data_dir() / "keys" / "auth")),
@@ -36,6 +64,12 @@ globals().update(
                 "NumericPasswordValidator",
             )
         ],
+        **_email(),
+        # Third-party apps' old migrations (SimpleJWT's blacklist, django-otp's TOTP) trip the
+        # linter; they are not ours. (django-migration-linter reads MIGRATION_LINTER_OPTIONS.)
+        MIGRATION_LINTER_OPTIONS={"exclude_apps": ["token_blacklist", "otp_totp"]},
+        OTP_TOTP_ISSUER=env("OTP_TOTP_ISSUER", default="Commerce platform"),
+        OTP_ADMIN_HIDE_SENSITIVE_DATA=True,
         SIMPLE_JWT={
             "ALGORITHM": "RS256",
             "ACCESS_TOKEN_LIFETIME": timedelta(seconds=_jwt["ACCESS_TOKEN_LIFETIME"]),

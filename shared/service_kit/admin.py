@@ -23,7 +23,7 @@ class DeadLetterAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description="Replay the selected messages on their queue")
+    @admin.action(description="Replay the selected messages on their queue", permissions=["change"])
     def replay_selected(self, request, queryset):
         count = 0
         for letter in queryset:

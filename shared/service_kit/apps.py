@@ -9,6 +9,7 @@ class ServiceKitConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401 - registers the system checks
+        from .auth import schema  # noqa: F401 - the bearer scheme in every OpenAPI document
         from .ops import sentry
 
         sentry.init_sentry()

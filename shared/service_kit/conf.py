@@ -214,6 +214,7 @@ def service_settings(
             "drf_spectacular",
             "drf_spectacular_sidecar",
             "service_kit",
+            "service_kit.admin_sso",
             *apps,
             # make lint: backward-incompatible migrations fail (a test requirement only)
             *(["django_migration_linter"] if env.bool("MIGRATION_LINTER", False) else []),
@@ -229,6 +230,7 @@ def service_settings(
             "django.middleware.csrf.CsrfViewMiddleware",
             "django.contrib.auth.middleware.AuthenticationMiddleware",
             "django.contrib.messages.middleware.MessageMiddleware",
+            "service_kit.admin_sso.middleware.AdminSessionMiddleware",
             "django.middleware.clickjacking.XFrameOptionsMiddleware",
             "service_kit.ops.middleware.AccessLogMiddleware",
             "django_prometheus.middleware.PrometheusAfterMiddleware",
@@ -309,8 +311,15 @@ def service_settings(
             "OUTBOX_SWEEP_AGE": env.float("OUTBOX_SWEEP_AGE", 2.0),
             "PUBLISH_TIMEOUT": env.float("PUBLISH_TIMEOUT", 2.0),
         },
-        "MIGRATION_LINTER": {"exclude_apps": ["admin", "auth", "contenttypes", "sessions"]},
+        "MIGRATION_LINTER_OPTIONS": {"exclude_apps": ["admin", "auth", "contenttypes", "sessions"]},
         "JWT": jwt_settings(),
+        # Staff sign in to the admin with their auth_service identity (see service_kit.admin_sso).
+        "ADMIN_SSO": {
+            "MFA_ROLES": ["payment_manager", "admin"],
+            # None: as long as a deactivation marker lives (access token lifetime + 60 s).
+            "IDLE_TIMEOUT": env.int("ADMIN_IDLE_TIMEOUT", 0) or None,
+        },
+        "ADMIN_ROLE_PERMISSIONS": {role: list(p) for role, p in ADMIN_ROLE_PERMISSIONS.items()},
         "IDEMPOTENCY_KEY_TTL": env.int("IDEMPOTENCY_KEY_TTL", 24 * 3600),
         # Service-to-service HTTP (see service_kit.http).
         "UPSTREAMS": {
@@ -337,6 +346,21 @@ SERVICE_PORTS = {
     for offset, name in enumerate(
         ("gateway", "auth", "user", "product", "inventory", "order", "payment")
     )
+}
+
+
+#: Each staff role's permissions on a service's own models in its admin (``app_label.codename``
+#: patterns, ``!`` takes away; see service_kit.admin_sso.roles). A service names only its own
+#: apps' labels; ``admin`` is a superuser as well. A service passes ``ADMIN_ROLE_PERMISSIONS=``
+#: to service_settings() to replace it.
+ADMIN_ROLE_PERMISSIONS: dict[str, list[str]] = {
+    "admin": ["*"],
+    # Looks at everything, changes nothing; never at second-factor secrets.
+    "support": ["*.view_*", "!otp_totp.*", "!otp_static.*"],
+    "catalogue_manager": ["catalogue.*"],
+    "inventory_manager": ["stock.*"],
+    "order_manager": ["orders.*"],
+    "payment_manager": ["payments.*"],
 }
 
 

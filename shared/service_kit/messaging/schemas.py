@@ -80,6 +80,15 @@ registry.register(
         last_name={"type": "string"},
     ),
 )
-registry.register("user.updated", _obj(["user_id"], user_id=_uuid, email=_email))
+registry.register(
+    "user.updated",
+    _obj(
+        ["user_id"],
+        user_id=_uuid,
+        email=_email,
+        first_name={"type": "string"},
+        last_name={"type": "string"},
+    ),
+)
 registry.register("user.deactivated", _obj(["user_id"], user_id=_uuid))
 registry.register("user.erased", _obj(["user_id"], user_id=_uuid))

@@ -1,0 +1,44 @@
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from accounts import services
+from accounts.models import ServiceClient
+
+
+class Command(BaseCommand):
+    help = (
+        "Create a service identity and print its generated secret (shown this once: it is "
+        "stored hashed). With --secret, set that secret instead and print nothing secret; "
+        "for an existing client this also replaces its scopes (compose, CI)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("client_id", help="a slug, e.g. order_service")
+        parser.add_argument("--scopes", nargs="*", default=[], help="e.g. payments:charge")
+        parser.add_argument("--secret", help="use this secret instead of generating one")
+        parser.add_argument("--description", default="")
+
+    @transaction.atomic
+    def handle(self, *args, client_id, scopes, secret=None, description="", **options):
+        client = ServiceClient.objects.filter(client_id=client_id).first()
+        if client is not None and not secret:
+            raise CommandError(
+                f"Service client {client_id!r} already exists: pass --secret to set its secret "
+                "and scopes, or use the admin's 'reset secret' action."
+            )
+        created = client is None
+        client = client or ServiceClient(client_id=client_id, description=description)
+        try:
+            client.scopes = services.scopes_clean(scopes)
+            client.full_clean(exclude=["secret_hash"])
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from exc
+        client.is_active = True
+        made = services.service_client_set_secret(client=client, secret=secret)
+        verb = "created" if created else "updated"
+        if secret:
+            self.stdout.write(f"{verb} {client_id}")
+        else:
+            self.stderr.write(f"{verb} {client_id}; its secret (shown once):")
+            self.stdout.write(made)

@@ -1,0 +1,22 @@
+"""Reads of auth_service."""
+
+from __future__ import annotations
+
+import uuid
+
+from rest_framework.exceptions import NotFound
+
+from .models import User
+
+
+def user_get(*, user_id: str | None) -> User:
+    """The active account a token names; 404 when there is none (erased, deactivated, or a
+    token from another issuer's test key)."""
+    try:
+        pk = uuid.UUID(str(user_id))
+    except ValueError:
+        raise NotFound("No such account.") from None
+    user = User.objects.filter(pk=pk, is_active=True).first()
+    if user is None:
+        raise NotFound("No such account.")
+    return user

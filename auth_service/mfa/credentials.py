@@ -1,0 +1,41 @@
+"""auth_service's own admin sign-in: the kit's login form, credentials checked in process.
+
+The same checks as ``POST /api/v1/auth/token/`` (the sign-in guard, the password, the one-time
+code), so the admission rules see the same claims as in every other service; the pair made on
+the way is logged out at once.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from accounts.models import User
+from accounts.services import logout, token_obtain
+from rest_framework.exceptions import AuthenticationFailed, Throttled
+
+from service_kit.admin_sso import CredentialChecker, Identity, SignInRefused, role_groups_sync
+from service_kit.admin_sso.identity import INVALID_CREDENTIALS, THROTTLED
+from service_kit.auth import verify
+
+logger = logging.getLogger(__name__)
+
+
+class LocalCredentials(CredentialChecker):
+    def verify(self, request, *, email: str, password: str, otp: str) -> Identity:
+        address = request.META.get("REMOTE_ADDR", "") if request is not None else ""
+        try:
+            pair = token_obtain(
+                email=email, password=password, otp=otp, address=address, request=request
+            )
+        except Throttled as exc:
+            raise SignInRefused(THROTTLED) from exc
+        except AuthenticationFailed as exc:
+            raise SignInRefused(INVALID_CREDENTIALS) from exc
+        claims = verify(pair["access"])
+        logout(refresh=pair["refresh"], access_claims=claims)
+        return Identity.from_claims(claims)
+
+    def user_for(self, identity: Identity) -> User:
+        """The real user; the groups of its roles get their permissions from the setting."""
+        role_groups_sync(identity.staff_roles)
+        return User.objects.get(pk=identity.user_id)

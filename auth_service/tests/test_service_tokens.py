@@ -1,0 +1,167 @@
+import time
+
+import jwt
+import pytest
+from accounts.factories import CLIENT_SECRET, ServiceClientFactory
+from accounts.models import ServiceClient
+from django.contrib.auth.hashers import check_password
+from django.core.management import CommandError, call_command
+
+from service_kit.auth.verify import token_user, verify
+from service_kit.testing.contract import assert_error
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/auth/service-token/"
+
+
+def test_a_client_gets_a_short_lived_token_with_its_scopes(api, signing_key):
+    ServiceClientFactory(client_id="order_service", scopes=["inventory:reserve", "payments:charge"])
+
+    response = api.post(URL, {"client_id": "order_service", "client_secret": CLIENT_SECRET})
+
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "no-store"
+    body = response.json()
+    assert set(body) == {"access", "expires_in"}
+    assert body["expires_in"] == 300
+    assert jwt.get_unverified_header(body["access"])["kid"] == signing_key
+    claims = verify(body["access"])  # what every service does with it
+    assert set(claims) == {"iss", "aud", "jti", "iat", "exp", "token_type", "client_id", "scopes"}
+    assert {key: claims[key] for key in ("iss", "aud", "token_type", "client_id", "scopes")} == {
+        "iss": "platform-auth",
+        "aud": "platform",
+        "token_type": "access",
+        "client_id": "order_service",
+        "scopes": ["inventory:reserve", "payments:charge"],
+    }
+    assert claims["exp"] - claims["iat"] == 300
+    assert abs(claims["iat"] - time.time()) < 5
+    caller = token_user(claims)
+    assert (caller.is_service, caller.id, caller.scopes) == (
+        True,
+        None,
+        frozenset({"inventory:reserve", "payments:charge"}),
+    )
+
+
+def test_the_lifetime_comes_from_the_settings(api, settings):
+    settings.JWT = {**settings.JWT, "SERVICE_TOKEN_LIFETIME": 60}
+    ServiceClientFactory(client_id="order_service")
+
+    body = api.post(URL, {"client_id": "order_service", "client_secret": CLIENT_SECRET}).json()
+
+    claims = jwt.decode(body["access"], options={"verify_signature": False})
+    assert (body["expires_in"], claims["exp"] - claims["iat"]) == (60, 60)
+
+
+def test_each_token_has_its_own_jti(api):
+    ServiceClientFactory(client_id="order_service")
+    tokens = [
+        api.post(URL, {"client_id": "order_service", "client_secret": CLIENT_SECRET}).json()
+        for _ in range(2)
+    ]
+    jtis = {jwt.decode(t["access"], options={"verify_signature": False})["jti"] for t in tokens}
+    assert len(jtis) == 2
+
+
+def test_a_service_token_is_no_user(api):
+    ServiceClientFactory(client_id="order_service")
+    access = api.post(URL, {"client_id": "order_service", "client_secret": CLIENT_SECRET}).json()
+    response = api.get("/api/v1/auth/me/", token=access["access"])
+    assert_error(response, 403, "permission_denied")
+
+
+@pytest.mark.parametrize(
+    ("client_id", "secret"),
+    [
+        ("nobody", CLIENT_SECRET),
+        ("order_service", "wrong-secret"),
+        ("disabled_service", CLIENT_SECRET),
+    ],
+    ids=["unknown-client", "wrong-secret", "inactive-client"],
+)
+def test_bad_credentials_get_one_answer(api, client_id, secret):
+    ServiceClientFactory(client_id="order_service")
+    ServiceClientFactory(client_id="disabled_service", is_active=False)
+
+    response = api.post(URL, {"client_id": client_id, "client_secret": secret})
+
+    body = assert_error(response, 401, "invalid_client")
+    assert body["error"] == {
+        "code": "invalid_client",
+        "message": "Unknown client or wrong secret.",
+        "details": {},
+    }
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+
+
+@pytest.mark.parametrize(
+    ("payload", "details"),
+    [
+        (
+            {},
+            {
+                "client_id": ["This field is required."],
+                "client_secret": ["This field is required."],
+            },
+        ),
+        (
+            {"client_id": "x" * 65, "client_secret": "s"},
+            {"client_id": ["Ensure this field has no more than 64 characters."]},
+        ),
+    ],
+    ids=["missing", "too-long"],
+)
+def test_bad_input_is_a_validation_error(api, payload, details):
+    body = assert_error(api.post(URL, payload), 400, "validation_error")
+    assert body["error"]["details"] == details
+
+
+# -- create_service_client ---------------------------------------------------------------------
+
+
+def test_the_command_prints_a_generated_secret_once(api, capsys):
+    call_command(
+        "create_service_client", "order_service", "--scopes", "payments:charge", "users:read"
+    )
+
+    secret = capsys.readouterr().out.strip()
+    client = ServiceClient.objects.get(client_id="order_service")
+    assert client.scopes == ["payments:charge", "users:read"]
+    assert client.is_active
+    assert secret not in client.secret_hash and check_password(secret, client.secret_hash)
+    response = api.post(URL, {"client_id": "order_service", "client_secret": secret})
+    assert response.status_code == 200
+
+
+def test_the_command_sets_a_given_secret_and_is_repeatable(api, capsys):
+    for scopes in (["payments:charge"], ["payments:charge", "payments:refund"]):
+        call_command(
+            "create_service_client", "order_service", "--secret", "from-ci", "--scopes", *scopes
+        )
+
+    assert "from-ci" not in capsys.readouterr().out
+    client = ServiceClient.objects.get(client_id="order_service")
+    assert client.scopes == ["payments:charge", "payments:refund"]
+    assert (
+        api.post(URL, {"client_id": "order_service", "client_secret": "from-ci"}).status_code == 200
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["order_service"], "already exists"),
+        (["new_service", "--scopes", "Bad Scope"], "Not a valid scope: Bad Scope"),
+        (["not a slug", "--secret", "s"], "valid “slug”"),
+    ],
+    ids=["exists-without-secret", "bad-scope", "bad-client-id"],
+)
+def test_the_command_refuses(args, message):
+    ServiceClientFactory(client_id="order_service")
+    with pytest.raises(CommandError, match=message):
+        call_command("create_service_client", *args)
+    assert check_password(
+        CLIENT_SECRET, ServiceClient.objects.get(client_id="order_service").secret_hash
+    )

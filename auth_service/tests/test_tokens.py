@@ -1,0 +1,161 @@
+"""Sign-in, refresh rotation and logout with tokens auth_service really issued."""
+
+import jwt
+import pytest
+from accounts.factories import PASSWORD, StaffFactory, UserFactory
+from accounts.models import User
+
+from service_kit.testing.contract import assert_error
+
+pytestmark = pytest.mark.django_db
+
+TOKEN, REFRESH, LOGOUT, ME = (
+    "/api/v1/auth/token/",
+    "/api/v1/auth/token/refresh/",
+    "/api/v1/auth/logout/",
+    "/api/v1/auth/me/",
+)
+
+
+def claims_of(token: str) -> dict:
+    return jwt.decode(token, options={"verify_signature": False})
+
+
+def test_sign_in_issues_rs256_tokens_with_the_contract_claims(api, signing_key):
+    user = StaffFactory(email="kim@example.com", roles=["support"])
+
+    pair = api.sign_in("Kim@Example.com", PASSWORD)
+
+    header = jwt.get_unverified_header(pair["access"])
+    assert (header["alg"], header["kid"]) == ("RS256", signing_key)
+    access, refresh = claims_of(pair["access"]), claims_of(pair["refresh"])
+    assert {key: access[key] for key in ("iss", "aud", "user_id", "email", "is_staff")} == {
+        "iss": "platform-auth",
+        "aud": "platform",
+        "user_id": str(user.id),
+        "email": "kim@example.com",
+        "is_staff": True,
+    }
+    assert access["roles"] == ["support"]
+    assert (access["token_type"], refresh["token_type"]) == ("access", "refresh")
+    assert 299 < access["exp"] - access["iat"] <= 300  # iat keeps its fraction, exp does not
+    assert isinstance(access["iat"], float)
+    assert access["jti"] != refresh["jti"]
+    assert api.get(ME, token=pair["access"]).json()["email"] == "kim@example.com"
+
+
+def test_refresh_rotates_and_a_used_refresh_token_is_refused(api):
+    UserFactory(email="kim@example.com")
+    first = api.sign_in("kim@example.com", PASSWORD)
+
+    response = api.post(REFRESH, {"refresh": first["refresh"]})
+    assert response.status_code == 200
+    second = response.json()
+    assert set(second) == {"access", "refresh"}
+    assert second["refresh"] != first["refresh"]
+    assert api.get(ME, token=second["access"]).status_code == 200
+
+    reused = api.post(REFRESH, {"refresh": first["refresh"]})
+    assert_error(reused, 401, "token_not_valid")
+    assert reused["WWW-Authenticate"].startswith("Bearer")
+    assert api.post(REFRESH, {"refresh": second["refresh"]}).status_code == 200
+
+
+@pytest.mark.parametrize("refresh", ["not-a-token", "a.b.c"], ids=["garbage", "malformed-jwt"])
+def test_a_bad_refresh_token_is_refused(api, refresh):
+    assert_error(api.post(REFRESH, {"refresh": refresh}), 401, "token_not_valid")
+
+
+def test_an_access_token_is_no_refresh_token(api):
+    UserFactory(email="kim@example.com")
+    pair = api.sign_in("kim@example.com", PASSWORD)
+    assert_error(api.post(REFRESH, {"refresh": pair["access"]}), 401, "token_not_valid")
+
+
+def test_logout_ends_the_access_and_the_refresh_token(api):
+    UserFactory(email="kim@example.com")
+    pair = api.sign_in("kim@example.com", PASSWORD)
+    other = api.sign_in("kim@example.com", PASSWORD)  # another device
+
+    response = api.post(LOGOUT, {"refresh": pair["refresh"]}, token=pair["access"])
+
+    assert response.status_code == 204
+    body = assert_error(api.get(ME, token=pair["access"]), 401, "token_not_valid")
+    assert body["error"]["details"] == {"reason": "revoked"}
+    assert_error(api.post(REFRESH, {"refresh": pair["refresh"]}), 401, "token_not_valid")
+    assert api.get(ME, token=other["access"]).status_code == 200  # that device stays
+
+
+def test_logout_needs_the_access_token(api):
+    UserFactory(email="kim@example.com")
+    pair = api.sign_in("kim@example.com", PASSWORD)
+    response = api.post(LOGOUT, {"refresh": pair["refresh"]})
+    assert_error(response, 401, "not_authenticated")
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_logout_refuses_someone_elses_refresh_token(api):
+    UserFactory(email="kim@example.com")
+    UserFactory(email="lee@example.com")
+    kim = api.sign_in("kim@example.com", PASSWORD)
+    lee = api.sign_in("lee@example.com", PASSWORD)
+
+    assert_error(
+        api.post(LOGOUT, {"refresh": lee["refresh"]}, token=kim["access"]), 401, "token_not_valid"
+    )
+    assert api.post(REFRESH, {"refresh": lee["refresh"]}).status_code == 200
+
+
+def test_wrong_password_and_unknown_email_get_the_same_answer(api):
+    UserFactory(email="kim@example.com")
+
+    wrong = api.post(TOKEN, {"email": "kim@example.com", "password": "Wrong-Password-1"})
+    unknown = api.post(TOKEN, {"email": "nobody@example.com", "password": "Wrong-Password-1"})
+
+    for response in (wrong, unknown):
+        body = assert_error(response, 401, "invalid_credentials")
+        assert body["error"]["message"] == "No active account with these credentials."
+    assert wrong.json() == unknown.json()
+
+
+def test_a_deactivated_account_cannot_sign_in(api):
+    UserFactory(email="kim@example.com", is_active=False)
+    response = api.post(TOKEN, {"email": "kim@example.com", "password": PASSWORD})
+    assert_error(response, 401, "invalid_credentials")
+
+
+def test_five_failures_lock_the_account_even_for_the_right_password(api):
+    UserFactory(email="kim@example.com")
+    for _ in range(5):
+        response = api.post(TOKEN, {"email": "kim@example.com", "password": "Wrong-Password-1"})
+        assert_error(response, 401, "invalid_credentials")
+
+    locked = api.post(TOKEN, {"email": "KIM@example.com", "password": PASSWORD})
+
+    body = assert_error(locked, 429, "throttled")
+    assert locked["Retry-After"] == "900"
+    assert body["error"]["details"] == {"retry_after": 900}
+    # Other accounts are not locked by it.
+    UserFactory(email="lee@example.com")
+    assert api.post(TOKEN, {"email": "lee@example.com", "password": PASSWORD}).status_code == 200
+
+
+def test_a_success_before_the_limit_starts_the_count_again(api):
+    UserFactory(email="kim@example.com")
+    for _ in range(4):
+        api.post(TOKEN, {"email": "kim@example.com", "password": "Wrong-Password-1"})
+    api.sign_in("kim@example.com", PASSWORD)
+    for _ in range(4):
+        api.post(TOKEN, {"email": "kim@example.com", "password": "Wrong-Password-1"})
+    assert api.post(TOKEN, {"email": "kim@example.com", "password": PASSWORD}).status_code == 200
+
+
+def test_refresh_reads_the_account_afresh(api):
+    user = StaffFactory(email="kim@example.com", roles=["support"])
+    pair = api.sign_in("kim@example.com", PASSWORD)
+    user.groups.clear()
+    User.objects.filter(pk=user.pk).update(is_staff=False)
+
+    access = api.post(REFRESH, {"refresh": pair["refresh"]}).json()["access"]
+
+    assert (claims_of(access)["roles"], claims_of(access)["is_staff"]) == (["customer"], False)

@@ -1,0 +1,104 @@
+"""Credential checkers: what turns an email, a password and a one-time code into an
+:class:`~.identity.Identity`.
+
+Every service asks auth_service over REST (:class:`RemoteCredentials`) and signs the person in
+as a shadow user; auth_service, whose users are the real ones, plugs in a checker of its own
+(``use_credentials("mfa.credentials.LocalCredentials")`` in an app's ``ready()``), so one login
+form serves both.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.utils.module_loading import import_string
+
+from service_kit.api.errors import UpstreamTimeout, UpstreamUnavailable
+from service_kit.auth.verify import TokenInvalid, verify
+from service_kit.http import ServiceClient
+
+from .conf import sso_settings
+from .identity import INVALID_CREDENTIALS, THROTTLED, UNAVAILABLE, Identity, SignInRefused
+from .shadow import shadow_user_sync
+
+logger = logging.getLogger(__name__)
+
+TOKEN_PATH = "/api/v1/auth/token/"
+LOGOUT_PATH = "/api/v1/auth/logout/"
+
+
+class CredentialChecker:
+    """Checks what was typed at an admin's sign-in and says who it is."""
+
+    def verify(self, request, *, email: str, password: str, otp: str) -> Identity:
+        """The identity, or :class:`SignInRefused`."""
+        raise NotImplementedError
+
+    def user_for(self, identity: Identity):
+        """The local user to sign in (an admitted identity): its shadow user by default."""
+        return shadow_user_sync(identity)
+
+
+class RemoteCredentials(CredentialChecker):
+    """auth_service's token endpoint, through the kit's client (timeouts, circuit breaker); the
+    access token it returns is verified here from the JWKS like any API token."""
+
+    def __init__(self, upstream: str = "auth"):
+        self.upstream = upstream
+
+    def verify(self, request, *, email: str, password: str, otp: str) -> Identity:
+        body = {"email": email, "password": password, **({"otp": otp} if otp else {})}
+        client = ServiceClient(self.upstream)
+        try:
+            response = client.post(TOKEN_PATH, json=body)
+        except (UpstreamUnavailable, UpstreamTimeout) as exc:
+            raise SignInRefused(UNAVAILABLE) from exc
+        if response.status == 429:
+            raise SignInRefused(THROTTLED)
+        if response.status in (400, 401):
+            raise SignInRefused(INVALID_CREDENTIALS)
+        if response.status != 200:
+            logger.warning("admin_sso.upstream_refused", extra={"status": response.status})
+            raise SignInRefused(UNAVAILABLE)
+        try:
+            pair = response.json()
+            claims = verify(pair["access"])
+        except (ValueError, KeyError, TypeError, TokenInvalid) as exc:
+            logger.warning("admin_sso.token_not_valid", extra={"error": str(exc)[:200]})
+            raise SignInRefused(UNAVAILABLE) from exc
+        self._discard(pair, claims)
+        return Identity.from_claims(claims)
+
+    def _discard(self, pair: dict[str, Any], claims: dict[str, Any]) -> None:
+        """The pair only told us who signed in: log it out at once, so that no refresh token
+        (good for days) outlives the sign-in. Best effort: the session does not depend on it."""
+        client = ServiceClient(self.upstream, token=pair["access"])
+        try:
+            response = client.post(LOGOUT_PATH, json={"refresh": pair.get("refresh", "")})
+        except (UpstreamUnavailable, UpstreamTimeout):
+            response = None
+        if response is None or response.status != 204:
+            logger.warning(
+                "admin_sso.token_not_discarded",
+                extra={"jti": claims.get("jti"), "status": getattr(response, "status", None)},
+            )
+
+
+_registered: CredentialChecker | str | None = None
+
+
+def use_credentials(checker: CredentialChecker | str | None) -> None:
+    """Make ``checker`` (or its dotted path, loaded on first use) this process's checker,
+    unless ``ADMIN_SSO["CREDENTIALS"]`` names one. ``None`` goes back to the default."""
+    global _registered
+    _registered = checker
+
+
+def credential_checker() -> CredentialChecker:
+    checker = sso_settings()["CREDENTIALS"] or _registered
+    if checker is None:
+        return RemoteCredentials()
+    if isinstance(checker, str):
+        return import_string(checker)()
+    return checker
