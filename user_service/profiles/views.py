@@ -1,0 +1,154 @@
+"""The users API (API.md, "users"): views parse input, call one service or selector, shape output.
+
+Everything under ``me/`` is the caller's own and needs a person's token (a service identity has
+no "me": 403). A user without an active profile (not registered here yet, deactivated or erased)
+gets 404 ``not_found`` on all of it: to the API such a profile does not exist.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, mixins, status
+from rest_framework.parsers import MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from service_kit.auth.permissions import HasRole, HasScope, IsUser
+
+from . import selectors, services
+from .errors import ProfileNotFound
+from .permissions import IsStaff
+from .serializers import (
+    AddressSerializer,
+    AvatarUploadSerializer,
+    ProfileSerializer,
+    ProfileUpdateSerializer,
+    UserDetailSerializer,
+)
+
+#: Staff roles that may read any profile (``support`` is read-only staff), and the scope a
+#: service token needs for the same.
+PROFILE_READ_ROLES = ("support", "admin")
+PROFILE_READ_SCOPE = "users:read"
+
+
+def caller_id(request: Request) -> UUID:
+    """The caller's user id from the token (auth_service's user ids are UUIDs)."""
+    try:
+        return UUID(str(request.user.id))
+    except ValueError:
+        raise ProfileNotFound() from None
+
+
+class MeApi(generics.GenericAPIView):
+    permission_classes = [IsUser]
+    serializer_class = ProfileSerializer
+
+    def get(self, request: Request) -> Response:
+        profile = selectors.profile_get_active(user_id=caller_id(request))
+        return Response(self.get_serializer(profile).data)
+
+    @extend_schema(request=ProfileUpdateSerializer, responses=ProfileSerializer)
+    def patch(self, request: Request) -> Response:
+        user_id = caller_id(request)
+        selectors.profile_get_active(user_id=user_id)  # 404 comes before validation errors
+        serializer = ProfileUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        profile = services.profile_update(user_id=user_id, changes=serializer.validated_data)
+        return Response(self.get_serializer(profile).data)
+
+
+class AddressListApi(mixins.ListModelMixin, generics.GenericAPIView):
+    permission_classes = [IsUser]
+    serializer_class = AddressSerializer
+
+    def get_queryset(self):
+        return selectors.address_list(user_id=caller_id(self.request))
+
+    def get(self, request: Request) -> Response:
+        selectors.profile_get_active(user_id=caller_id(request))
+        return self.list(request)  # paginated
+
+    def post(self, request: Request) -> Response:
+        user_id = caller_id(request)
+        selectors.profile_get_active(user_id=user_id)
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        address = services.address_create(user_id=user_id, data=serializer.validated_data)
+        location = request.build_absolute_uri(f"{request.path}{address.id}/")
+        return Response(
+            self.get_serializer(address).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": location},
+        )
+
+
+class AddressDetailApi(generics.GenericAPIView):
+    permission_classes = [IsUser]
+    serializer_class = AddressSerializer
+
+    def get(self, request: Request, address_id: UUID) -> Response:
+        user_id = caller_id(request)
+        selectors.profile_get_active(user_id=user_id)
+        address = selectors.address_get(user_id=user_id, address_id=address_id)
+        return Response(self.get_serializer(address).data)
+
+    def put(self, request: Request, address_id: UUID) -> Response:
+        return self._update(request, address_id, partial=False)
+
+    def patch(self, request: Request, address_id: UUID) -> Response:
+        return self._update(request, address_id, partial=True)
+
+    def delete(self, request: Request, address_id: UUID) -> Response:
+        services.address_delete(user_id=caller_id(request), address_id=address_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _update(self, request: Request, address_id: UUID, *, partial: bool) -> Response:
+        user_id = caller_id(request)
+        selectors.profile_get_active(user_id=user_id)
+        # Not found comes before validation errors: nobody learns anything about another
+        # user's address by sending it a bad body.
+        selectors.address_get(user_id=user_id, address_id=address_id)
+        serializer = self.get_serializer(data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        address = services.address_update(
+            user_id=user_id, address_id=address_id, data=serializer.validated_data
+        )
+        return Response(self.get_serializer(address).data)
+
+
+class AvatarApi(generics.GenericAPIView):
+    permission_classes = [IsUser]
+    # Uploads only: the kit's body middleware lets multipart through to here.
+    parser_classes = [MultiPartParser]
+    serializer_class = AvatarUploadSerializer
+
+    @extend_schema(request=AvatarUploadSerializer, responses=ProfileSerializer)
+    def put(self, request: Request) -> Response:
+        user_id = caller_id(request)
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        profile = services.profile_avatar_set(
+            user_id=user_id, upload=serializer.validated_data["avatar"]
+        )
+        return Response(ProfileSerializer(profile, context=self.get_serializer_context()).data)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request: Request) -> Response:
+        services.profile_avatar_remove(user_id=caller_id(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class UserDetailApi(generics.GenericAPIView):
+    """Any profile, inactive and erased ones included: for support staff and for services."""
+
+    permission_classes = [
+        (IsStaff & HasRole(*PROFILE_READ_ROLES)) | HasScope(PROFILE_READ_SCOPE),
+    ]
+    serializer_class = UserDetailSerializer
+
+    def get(self, request: Request, user_id: UUID) -> Response:
+        profile = selectors.profile_get(user_id=user_id)
+        return Response(self.get_serializer(profile).data)
