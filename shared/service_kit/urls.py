@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
-from django.urls import URLPattern, URLResolver, path
+from django.urls import URLPattern, URLResolver, path, re_path
+from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from .ops.health import healthz, readyz
@@ -27,4 +29,10 @@ def service_urlpatterns(*api: URLPattern | URLResolver, admin_site=True) -> list
     ]
     if admin_site:
         patterns.append(path("admin/", admin.site.urls))
+    if settings.STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):
+        # Media on the local disk (embedded profile): served here, as S3 would serve it.
+        prefix = settings.MEDIA_URL.strip("/")
+        patterns.append(
+            re_path(rf"^{prefix}/(?P<path>.+)$", serve, {"document_root": settings.MEDIA_ROOT})
+        )
     return patterns

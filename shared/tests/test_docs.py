@@ -27,3 +27,13 @@ def test_swagger_ui_uses_local_assets(client):
     assert "swagger-ui" in page
     assert "cdn.jsdelivr" not in page and "unpkg" not in page
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in page
+
+
+def test_local_media_is_served_in_the_embedded_profile(client, settings):
+    folder = settings.MEDIA_ROOT / "avatars"  # this run's own data folder (the kit's plugin)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "a.png").write_bytes(b"\x89PNG-bytes")
+    response = client.get("/media/avatars/a.png")
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == b"\x89PNG-bytes"
+    assert client.get("/media/../settings.py").status_code == 400  # no way out of the folder

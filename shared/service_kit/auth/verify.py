@@ -15,6 +15,7 @@ import re
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -211,12 +212,19 @@ def _check_claims(claims: dict, options: dict[str, Any], token_type: str) -> Non
         raise TokenInvalid("token_type", f"An {token_type} token is required.")
 
 
-def verify(token: str, *, token_type: str = "access") -> dict[str, Any]:
+def verify(
+    token: str,
+    *,
+    token_type: str = "access",
+    fetch: Callable[[list[str]], dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """The claims of a valid token, or :class:`TokenInvalid`.
 
     RS256 only (``alg: none`` and HMAC forgeries are refused before any key is touched), a known
     ``kid``, the signature, ``exp``/``iat``/``nbf`` with leeway, ``iss``, ``aud``, the token type,
-    then the revocation list and the key-set version in one cache round trip."""
+    then the revocation list and the key-set version in one cache round trip. ``fetch`` reads
+    those cache keys (default: ``cache.get_many``); the gateway passes one that also counts its
+    throttles in the same Redis round trip."""
     options = jwt_settings()
     header, claims, signature, signing_input = _parse(token)
     if header.get("alg") not in options["ALGORITHMS"]:
@@ -225,7 +233,7 @@ def verify(token: str, *, token_type: str = "access") -> dict[str, Any]:
     if not isinstance(kid, str) or not kid:
         raise TokenInvalid("unknown_key", "The token names no key.")
     jti, user_id = str(claims.get("jti")), claims.get("user_id")
-    shared = cache.get_many(
+    shared = (fetch or cache.get_many)(
         [KEYSET_VERSION_KEY, revoked_jti_key(jti)]
         + ([revoked_user_key(str(user_id))] if user_id else [])
     )
