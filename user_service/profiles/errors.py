@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from rest_framework import status
-
-from service_kit.api import ApplicationError, Conflict, PayloadTooLarge
+from service_kit.api import Conflict, InvalidInput, NotFound, PayloadTooLarge
 
 __all__ = [
     "AddressBookFull",
@@ -15,24 +13,11 @@ __all__ = [
 ]
 
 
-class InvalidInput(ApplicationError):
-    """Input the domain refuses; ``details`` maps field → messages, like DRF's own 400s."""
-
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_code = "validation_error"
-    default_detail = "The request is not valid."
-
-
-class ProfileNotFound(ApplicationError):
-    status_code = status.HTTP_404_NOT_FOUND
-    default_code = "not_found"
+class ProfileNotFound(NotFound):
     default_detail = "No active profile exists for this user."
 
 
-class AddressNotFound(ApplicationError):
-    # Also for another user's address: its existence is nobody else's business.
-    status_code = status.HTTP_404_NOT_FOUND
-    default_code = "not_found"
+class AddressNotFound(NotFound):
     default_detail = "No such address."
 
 

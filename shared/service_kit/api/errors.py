@@ -28,6 +28,21 @@ class ApplicationError(exceptions.APIException):
         self.details = details or {}
 
 
+class InvalidInput(ApplicationError):
+    """Input the domain refuses; ``details`` maps field → messages, like DRF's own 400s."""
+
+    default_code = "validation_error"
+    default_detail = "The request is not valid."
+
+
+class NotFound(ApplicationError):
+    """Also for another caller's object: its existence is nobody else's business."""
+
+    status_code = status.HTTP_404_NOT_FOUND
+    default_code = "not_found"
+    default_detail = "Not found."
+
+
 class Conflict(ApplicationError):
     status_code = status.HTTP_409_CONFLICT
     default_code = "conflict"
