@@ -92,3 +92,108 @@ registry.register(
 )
 registry.register("user.deactivated", _obj(["user_id"], user_id=_uuid))
 registry.register("user.erased", _obj(["user_id"], user_id=_uuid))
+
+# -- catalogue and stock ---------------------------------------------------------------------
+_sku = {"type": "string", "minLength": 1, "maxLength": 64}
+_money = {"type": "string", "pattern": r"^-?\d+\.\d{2}$"}
+_currency = {"type": "string", "pattern": "^[A-Z]{3}$"}
+_quantity = {"type": "integer", "minimum": 1}
+_lines = {
+    "type": "array",
+    "minItems": 1,
+    "items": _obj(["sku", "quantity"], sku=_sku, quantity=_quantity),
+}
+
+registry.register(
+    "product.created",
+    _obj(
+        ["product_id", "sku", "name", "price", "currency", "is_active"],
+        product_id=_uuid,
+        sku=_sku,
+        name={"type": "string"},
+        price=_money,
+        currency=_currency,
+        is_active={"type": "boolean"},
+    ),
+)
+registry.register(
+    "product.updated",
+    _obj(
+        ["product_id", "sku"],
+        product_id=_uuid,
+        sku=_sku,
+        name={"type": "string"},
+        price=_money,
+        currency=_currency,
+        is_active={"type": "boolean"},
+    ),
+)
+registry.register("product.deleted", _obj(["product_id", "sku"], product_id=_uuid, sku=_sku))
+
+# Commands to inventory_service (queues inventory.reserve, inventory.commit, inventory.release).
+registry.register(
+    "inventory.reserve",
+    _obj(
+        ["order_id", "lines"],
+        order_id=_uuid,
+        lines=_lines,
+        expires_at={"type": "string", "format": "date-time"},
+    ),
+    kind="command",
+)
+registry.register("inventory.commit", _obj(["order_id"], order_id=_uuid), kind="command")
+registry.register(
+    "inventory.release",
+    _obj(["order_id"], order_id=_uuid, reason={"type": "string"}),
+    kind="command",
+)
+# inventory_service's answers.
+registry.register(
+    "inventory.reserved",
+    _obj(
+        ["order_id", "reservation_id", "lines", "expires_at"],
+        order_id=_uuid,
+        reservation_id=_uuid,
+        lines=_lines,
+        expires_at={"type": "string", "format": "date-time"},
+    ),
+)
+registry.register(
+    "inventory.rejected",
+    _obj(
+        ["order_id", "short"],
+        order_id=_uuid,
+        short={
+            "type": "array",
+            "items": _obj(
+                ["sku", "requested", "available"],
+                sku=_sku,
+                requested=_quantity,
+                available={"type": "integer", "minimum": 0},
+            ),
+        },
+        reason={"type": "string"},
+    ),
+)
+registry.register(
+    "inventory.committed",
+    _obj(["order_id", "reservation_id"], order_id=_uuid, reservation_id=_uuid),
+)
+registry.register(
+    "inventory.released",
+    _obj(
+        ["order_id", "reservation_id", "reason"],
+        order_id=_uuid,
+        reservation_id=_uuid,
+        reason={"type": "string"},
+    ),
+)
+registry.register(
+    "stock.low",
+    _obj(
+        ["sku", "available", "threshold"],
+        sku=_sku,
+        available={"type": "integer", "minimum": 0},
+        threshold={"type": "integer", "minimum": 0},
+    ),
+)
