@@ -111,6 +111,15 @@ def migrate(services=SERVICES) -> None:
         service.manage("migrate", "--noinput", "-v", "0")
 
 
+def load_demo(services=SERVICES) -> None:
+    """Each service's ``load_demo`` command, where it has one (idempotent by contract)."""
+    for service in services:
+        if any(service.path.glob("*/management/commands/load_demo.py")):
+            result = service.manage("load_demo", capture_output=True, text=True, check=False)
+            output = (result.stdout or result.stderr).strip()
+            print(f"demo data, {service.name}: {output}", flush=True)
+
+
 def processes(services=SERVICES) -> list[tuple[str, list[str], Path, dict[str, str]]]:
     result = []
     for service in services:
@@ -125,6 +134,7 @@ def up(services=SERVICES) -> int:
     from honcho.manager import Manager
 
     migrate(services)
+    load_demo(services)
     for service in services:
         # Counters restart with the processes: stale files of dead ones must not add up.
         shutil.rmtree(data_dir() / "metrics" / service.name, ignore_errors=True)

@@ -103,5 +103,6 @@ def test_up_brings_every_service_to_ready_twice(platform_env, tmp_path):
                 for name in NAMES[1:]:
                     assert f"{name}.worker" in output  # one worker per service, none for gateway
                 assert "gateway.worker" not in output
+                assert "demo staff    staff@demo.local / Demo-" in output
             finally:
                 stop(proc)
