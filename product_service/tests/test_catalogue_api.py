@@ -25,6 +25,7 @@ def test_product_list_shows_active_products_with_the_contract_fields(client):
             "category": str(shown.category_id),
             "is_active": True,
             "attributes": {},
+            "images": [],
             "created_at": shown.created_at.isoformat().replace("+00:00", "Z"),
             "updated_at": shown.updated_at.isoformat().replace("+00:00", "Z"),
         }

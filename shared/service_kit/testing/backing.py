@@ -89,17 +89,27 @@ def _rabbitmqctl(*args: str) -> None:
     subprocess.run([ctl, *args], check=True, capture_output=True, timeout=60)
 
 
+_vhost_created = False
+
+
 def create_vhost() -> str:
-    """This run's vhost on the shared broker, with the broker URL's user allowed in it."""
+    """This run's vhost on the shared broker, with the broker URL's user allowed in it (made
+    once per run; :func:`delete_vhost` removes it when the run ends)."""
+    global _vhost_created
     vhost = vhost_name()
-    user = urlsplit(RABBITMQ_URL).username or "guest"
-    _rabbitmqctl("add_vhost", vhost)
-    _rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*")
+    if not _vhost_created:
+        user = urlsplit(RABBITMQ_URL).username or "guest"
+        _rabbitmqctl("add_vhost", vhost)
+        _rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*")
+        _vhost_created = True
     return f"{RABBITMQ_URL}/{vhost}"
 
 
 def delete_vhost() -> None:
-    _rabbitmqctl("delete_vhost", vhost_name())
+    global _vhost_created
+    if _vhost_created:
+        _rabbitmqctl("delete_vhost", vhost_name())
+        _vhost_created = False
 
 
 def cache_prefix() -> str:

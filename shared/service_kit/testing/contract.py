@@ -176,13 +176,20 @@ def token_cases(mint, *, service_status: int = 403) -> list[tuple[str, str | Non
 
 
 def token_matrix_test(
-    path: str, *, method: str = "get", body: dict | None = None, service_status: int = 403
+    path: str,
+    *,
+    method: str = "get",
+    body: dict | None = None,
+    service_status: int = 403,
+    roles: tuple[str, ...] = ("customer",),
 ):
     """A parametrized pytest test: every bad token at ``path`` is refused with its code, and a
-    good one is not (so the matrix itself can fail)."""
+    good one is not (so the matrix itself can fail). ``roles``: those of the good token (staff
+    roles make it ``is_staff``); a role-protected endpoint also refuses a customer (403)."""
     from .tokens import TokenMint
 
-    ids = [*TOKEN_CASE_IDS, "valid-token"]
+    staff = tuple(roles) != ("customer",)
+    ids = [*TOKEN_CASE_IDS, "valid-token", *(["customer-token"] if staff else [])]
 
     @pytest.mark.django_db
     @pytest.mark.parametrize("case_id", ids)
@@ -195,10 +202,14 @@ def token_matrix_test(
             else {"content_type": "application/json", "data": json.dumps(body or {})}
         )
         if case_id == "valid-token":
-            response = getattr(client, method)(
-                path, HTTP_AUTHORIZATION=f"Bearer {mint.token(roles=['customer'])}", **kwargs
-            )
+            token = mint.token(roles=list(roles), is_staff=staff)
+            response = getattr(client, method)(path, HTTP_AUTHORIZATION=f"Bearer {token}", **kwargs)
             assert response.status_code not in (401, 403), response.content[:300]
+            return
+        if case_id == "customer-token":
+            token = mint.token(roles=["customer"])
+            response = getattr(client, method)(path, HTTP_AUTHORIZATION=f"Bearer {token}", **kwargs)
+            assert_error(response, 403, "permission_denied")
             return
         cases = {case[0]: case for case in token_cases(mint, service_status=service_status)}
         assert set(cases) == set(TOKEN_CASE_IDS)

@@ -42,6 +42,8 @@ def pytest_unconfigure(config):
     if os.environ.get("CACHE_KEY_PREFIX", "").startswith("t_"):
         with contextlib.suppress(Exception):
             backing.flush_cache_prefix()
+    with contextlib.suppress(Exception):
+        backing.delete_vhost()  # this run's, if it made one
 
 
 @pytest.fixture(scope="session")
