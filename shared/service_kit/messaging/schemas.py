@@ -197,3 +197,90 @@ registry.register(
         threshold={"type": "integer", "minimum": 0},
     ),
 )
+
+# -- orders and payments (the saga) ----------------------------------------------------------
+_token = {"type": "string", "minLength": 1, "maxLength": 200}
+_order_lines = {
+    "type": "array",
+    "minItems": 1,
+    "items": _obj(
+        ["product_id", "sku", "quantity", "unit_price"],
+        product_id=_uuid,
+        sku=_sku,
+        quantity=_quantity,
+        unit_price=_money,
+    ),
+}
+
+# Commands to payment_service (queues payment.charge, payment.refund).
+registry.register(
+    "payment.charge",
+    _obj(
+        ["order_id", "customer_id", "amount", "currency", "payment_token"],
+        order_id=_uuid,
+        customer_id=_uuid,
+        amount=_money,
+        currency=_currency,
+        payment_token=_token,
+    ),
+    kind="command",
+)
+registry.register(
+    "payment.refund",
+    _obj(["order_id", "reason"], order_id=_uuid, amount=_money, reason={"type": "string"}),
+    kind="command",
+)
+# payment_service's answers.
+registry.register(
+    "payment.succeeded",
+    _obj(
+        ["order_id", "payment_id", "amount", "currency"],
+        order_id=_uuid,
+        payment_id=_uuid,
+        amount=_money,
+        currency=_currency,
+    ),
+)
+registry.register(
+    "payment.failed",
+    _obj(
+        ["order_id", "payment_id", "failure_code"],
+        order_id=_uuid,
+        payment_id=_uuid,
+        failure_code={"type": "string"},
+    ),
+)
+registry.register(
+    "payment.refunded",
+    _obj(
+        ["order_id", "payment_id", "amount", "currency", "refunded_amount"],
+        order_id=_uuid,
+        payment_id=_uuid,
+        amount=_money,
+        currency=_currency,
+        refunded_amount=_money,
+        reason={"type": "string"},
+    ),
+)
+# order_service's facts.
+registry.register(
+    "order.created",
+    _obj(
+        ["order_id", "customer_id", "total", "currency", "lines"],
+        order_id=_uuid,
+        customer_id=_uuid,
+        total=_money,
+        currency=_currency,
+        lines=_order_lines,
+    ),
+)
+for _outcome in ("confirmed", "rejected", "cancelled", "failed", "refunded"):
+    registry.register(
+        f"order.{_outcome}",
+        _obj(
+            ["order_id", "customer_id"],
+            order_id=_uuid,
+            customer_id=_uuid,
+            reason={"type": "string"},
+        ),
+    )
