@@ -6,21 +6,7 @@ import uuid
 
 import pytest
 
-from service_kit.testing.tokens import TokenMint
-
 from .helpers import Api
-
-
-@pytest.fixture(scope="session")
-def _mint_key() -> TokenMint:
-    # An RSA key takes a while to make: one for the run, installed again for every test.
-    return TokenMint()
-
-
-@pytest.fixture
-def mint(_mint_key) -> TokenMint:
-    """Tokens signed in-process; this process's verifier trusts the mint's key."""
-    return _mint_key.install()
 
 
 @pytest.fixture

@@ -46,6 +46,39 @@ def pytest_unconfigure(config):
         backing.delete_vhost()  # this run's, if it made one
 
 
+from .s3 import s3, s3_server  # noqa: E402, F401 - fixtures every service's tests may use
+
+
+@pytest.fixture(scope="session")
+def _mint_key():
+    """One signing key for the run (an RSA key takes a while to make)."""
+    from .tokens import TokenMint
+
+    return TokenMint()
+
+
+@pytest.fixture
+def mint(_mint_key):
+    """Tokens signed in-process; this process's verifier trusts the mint's key for the test."""
+    return _mint_key.install()
+
+
+@pytest.fixture
+def as_role(client, mint):
+    """``as_role("catalogue_manager", user_id=...)``: an :class:`Api` acting with such a token
+    (staff roles make it ``is_staff``; ``None``: no token at all)."""
+    from .api import Api
+
+    def make(*roles: str | None, **claims):
+        if roles == (None,):
+            return Api(client, {})
+        roles = roles or ("customer",)
+        claims.setdefault("is_staff", roles != ("customer",))
+        return Api(client, mint.headers(roles=list(roles), **claims))
+
+    return make
+
+
 @pytest.fixture(scope="session")
 def rabbitmq_vhost():
     """This run's own vhost on the real RabbitMQ; deleted at the end of the session."""

@@ -1,0 +1,100 @@
+"""Helpers every service's in-process tests use: an API client with a token, messages as their
+producers send them, what the outbox holds, and image files."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+
+@dataclass
+class Api:
+    """Django's test client with a token (or none): ``api.get(path, {"page": 2})``,
+    ``api.post(path, {...})`` sends JSON, ``api.upload(path, content, field="image")`` a form."""
+
+    client: Any
+    headers: dict[str, str]
+
+    def request(self, method: str, path: str, body: Any = None, **extra: Any):
+        kwargs: dict[str, Any] = {**self.headers, **extra}
+        if body is not None:
+            kwargs.update(data=json.dumps(body), content_type="application/json")
+        return getattr(self.client, method)(path, **kwargs)
+
+    def get(self, path: str, params: dict | None = None, **extra: Any):
+        return self.client.get(path, params or {}, **self.headers, **extra)
+
+    def post(self, path: str, body: Any = None, **extra: Any):
+        return self.request("post", path, body, **extra)
+
+    def put(self, path: str, body: Any = None, **extra: Any):
+        return self.request("put", path, body, **extra)
+
+    def patch(self, path: str, body: Any = None, **extra: Any):
+        return self.request("patch", path, body, **extra)
+
+    def delete(self, path: str, **extra: Any):
+        return self.request("delete", path, **extra)
+
+    def upload(
+        self,
+        path: str,
+        content: bytes,
+        *,
+        field: str = "image",
+        name: str = "picture.png",
+        content_type: str = "image/png",
+        method: str = "post",
+        **fields: str,
+    ):
+        """A multipart upload as a browser's form sends it."""
+        from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
+
+        form = {field: SimpleUploadedFile(name, content, content_type), **fields}
+        if method == "post":  # the test client encodes a dict as multipart/form-data itself
+            return self.client.post(path, data=form, **self.headers)
+        return getattr(self.client, method)(
+            path,
+            data=encode_multipart(BOUNDARY, form),
+            content_type=MULTIPART_CONTENT,
+            **self.headers,
+        )
+
+
+def envelope(message_type: str, **data: Any) -> dict[str, Any]:
+    """A message as its producer's outbox sends it (a new message id each time)."""
+    from service_kit.messaging import Envelope
+
+    return Envelope.new(message_type, data).as_dict()
+
+
+def published(*types: str) -> list[tuple[str, dict[str, Any]]]:
+    """``(type, data)`` of every outbox row (of ``types``, when given), oldest first."""
+    from service_kit.models import OutboxMessage
+
+    rows = OutboxMessage.objects.order_by("created_at", "id").values_list("envelope", flat=True)
+    return [(e["type"], e["data"]) for e in rows if not types or e["type"] in types]
+
+
+def image_bytes(
+    size: tuple[int, int] = (8, 8),
+    *,
+    fmt: str = "PNG",
+    color: str = "red",
+    mode: str = "RGB",
+    noise: bool = False,
+) -> bytes:
+    """A real image file; ``noise``: random pixels, which do not compress (a large file)."""
+    from PIL import Image
+
+    image = Image.new(mode, size, color)
+    if noise:
+        image = Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3))
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt)
+    return buffer.getvalue()
