@@ -1,0 +1,156 @@
+"""The payments API (API.md, "payments"): views parse input, call one service or selector, shape
+output.
+
+- ``POST /payments/`` is order_service's: a service token with the ``payments:charge`` scope (a
+  person's token, customer or staff, gets 403). ``Idempotency-Key`` is required. 201 when this
+  request recorded the payment, 200 when the order's payment existed (its current state).
+- ``GET /payments/`` and ``GET /payments/{id}/``: a customer's own; support, payment_manager and
+  admin see all.
+- ``POST /payments/{id}/refunds/``: ``payment_manager`` (and ``admin``); honours
+  ``Idempotency-Key``.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from service_kit.auth.permissions import HasRole, HasScope, IsUser
+from service_kit.idempotency import HEADER, idempotent
+
+from . import selectors, services
+from .errors import ProviderDidNotAnswer
+from .models import PaymentStatus, Refund
+from .serializers import (
+    ChargeRequestSerializer,
+    PaymentSerializer,
+    RefundRequestSerializer,
+    RefundSerializer,
+)
+
+CHARGE_SCOPE = "payments:charge"
+REFUND_ROLES = ("payment_manager",)  # admin is implied
+
+
+def _idempotency_header(*, required: bool) -> OpenApiParameter:
+    return OpenApiParameter(
+        HEADER,
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        required=required,
+        description="1 to 255 printable characters: a retry with the same key and body replays.",
+    )
+
+
+def actor_id(request: Request) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(request.user.id))
+    except ValueError:
+        return None
+
+
+class _ListFilters(serializers.Serializer):
+    status = serializers.ChoiceField(choices=PaymentStatus.choices, required=False)
+    order_id = serializers.UUIDField(required=False)
+
+
+class PaymentListApi(generics.ListAPIView):
+    serializer_class = PaymentSerializer
+
+    def get_permissions(self):
+        if self.request.method == "POST":
+            return [HasScope(CHARGE_SCOPE)()]
+        return [IsUser()]
+
+    def get_queryset(self):
+        filters = _ListFilters(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return selectors.payment_list(user=self.request.user, **filters.validated_data)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", OpenApiTypes.STR, enum=PaymentStatus.values),
+            OpenApiParameter("order_id", OpenApiTypes.UUID),
+        ]
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request=ChargeRequestSerializer,
+        parameters=[_idempotency_header(required=True)],
+        responses={
+            201: PaymentSerializer,
+            200: OpenApiResponse(PaymentSerializer, description="The order's payment existed."),
+            409: OpenApiResponse(description="Another amount or currency is recorded."),
+            503: OpenApiResponse(description="The provider is unavailable; retry."),
+            504: OpenApiResponse(description="The provider did not answer; retry later."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        if request.headers.get(HEADER) is None:
+            raise ValidationError({HEADER: ["This header is required."]})
+        return self._charge(request)
+
+    @idempotent
+    def _charge(self, request: Request) -> Response:
+        serializer = ChargeRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        payment, created = services.payment_charge(
+            order_id=data["order_id"],
+            customer_id=data["customer_id"],
+            amount=data["amount"],
+            currency=data["currency"],
+            payment_token=data["payment_token"],
+        )
+        if payment.status == PaymentStatus.PENDING:
+            # Recorded, outcome unknown: a 5xx releases the key so the caller may retry it.
+            raise ProviderDidNotAnswer(details={"payment_id": str(payment.pk)})
+        return Response(
+            PaymentSerializer(payment).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+            headers={"Location": f"{request.path}{payment.pk}/"},
+        )
+
+
+class PaymentDetailApi(generics.RetrieveAPIView):
+    permission_classes = [IsUser]
+    serializer_class = PaymentSerializer
+
+    def get_object(self):
+        return selectors.payment_get(user=self.request.user, payment_id=self.kwargs["payment_id"])
+
+
+class RefundCreateApi(generics.GenericAPIView):
+    permission_classes = [HasRole(*REFUND_ROLES)]
+    serializer_class = RefundSerializer
+
+    @extend_schema(
+        request=RefundRequestSerializer,
+        parameters=[_idempotency_header(required=False)],
+        responses={
+            201: RefundSerializer,
+            409: OpenApiResponse(description="Nothing captured, or more than is left."),
+        },
+    )
+    @idempotent
+    def post(self, request: Request, payment_id: uuid.UUID) -> Response:
+        selectors.payment_get(user=request.user, payment_id=payment_id)  # 404 first
+        serializer = RefundRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        refund: Refund = services.refund_create(
+            payment_id=payment_id,
+            **serializer.validated_data,
+            source=Refund.Source.API,
+            actor_id=actor_id(request),
+            actor_email=request.user.email or "",
+        )
+        refund.payment.refresh_from_db()
+        return Response(RefundSerializer(refund).data, status=status.HTTP_201_CREATED)
