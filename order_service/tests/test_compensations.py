@@ -1,0 +1,152 @@
+"""The deadline task, cancellation, staff refunds and retrying a stuck step."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from orders import services
+from orders.errors import TransitionNotAllowed
+from orders.factories import OrderFactory
+from orders.models import OrderStatus
+from orders.tasks import deadlines_enforce
+
+from .helpers import published
+
+pytestmark = pytest.mark.django_db
+
+S = OrderStatus
+
+
+def overdue(**fields):
+    return OrderFactory(deadline_at=timezone.now() - timedelta(seconds=1), **fields)
+
+
+def test_the_deadline_task_fails_overdue_orders_and_releases_their_stock_once():
+    waiting = overdue(status=S.PAYMENT_PENDING, payment_token="")
+    pending = overdue(status=S.PENDING)
+    in_time = OrderFactory(status=S.PAYMENT_PENDING)
+
+    assert deadlines_enforce.apply().get() == 2
+    assert deadlines_enforce.apply().get() == 0
+
+    for order, step in ((waiting, "payment"), (pending, "reservation")):
+        order.refresh_from_db()
+        assert order.status == S.FAILED
+        assert order.deadline_at is None
+        assert order.transitions.get().actor == "order:deadline"
+        assert order.transitions.get().reason == f"{step} deadline passed"
+    in_time.refresh_from_db()
+    assert in_time.status == S.PAYMENT_PENDING
+    assert sorted(published(), key=lambda m: (m[1]["order_id"], m[0])) == sorted(
+        [
+            (
+                "order.failed",
+                {
+                    "order_id": str(o.pk),
+                    "customer_id": str(o.customer_id),
+                    "reason": f"{step} deadline passed",
+                },
+            )
+            for o, step in ((waiting, "payment"), (pending, "reservation"))
+        ]
+        + [
+            ("inventory.release", {"order_id": str(o.pk), "reason": "deadline"})
+            for o in (waiting, pending)
+        ],
+        key=lambda m: (m[1]["order_id"], m[0]),
+    )
+
+
+def test_an_overdue_order_whose_money_was_taken_is_also_refunded():
+    overdue(status=S.PAYMENT_PENDING, paid_at=timezone.now())
+
+    services.orders_fail_overdue()
+
+    assert [t for t, _ in published()] == ["order.failed", "inventory.release", "payment.refund"]
+
+
+@pytest.mark.parametrize("status", [S.PENDING, S.PAYMENT_PENDING])
+def test_a_customer_cancels_before_confirmation_and_the_stock_is_released(status):
+    order = OrderFactory(status=status)
+
+    services.order_cancel(order_id=order.pk, actor="customer:x", staff=False)
+    services.order_cancel(order_id=order.pk, actor="customer:x", staff=False)  # no-op
+
+    order.refresh_from_db()
+    assert order.status == S.CANCELLED
+    assert published() == [
+        (
+            "order.cancelled",
+            {
+                "order_id": str(order.pk),
+                "customer_id": str(order.customer_id),
+                "reason": "cancelled on request",
+            },
+        ),
+        ("inventory.release", {"order_id": str(order.pk), "reason": "cancelled"}),
+    ]
+
+
+@pytest.mark.parametrize("status", [S.CONFIRMED, S.REJECTED, S.FAILED, S.REFUNDED])
+def test_a_customer_cannot_cancel_after_the_saga_ended(status):
+    order = OrderFactory(status=status)
+
+    with pytest.raises(TransitionNotAllowed):
+        services.order_cancel(order_id=order.pk, actor="customer:x", staff=False)
+    assert published() == []
+
+
+def test_staff_cancel_a_confirmed_order_by_refunding_it_then_it_is_refunded():
+    order = OrderFactory(status=S.CONFIRMED, paid_at=timezone.now())
+
+    services.order_cancel(order_id=order.pk, actor="staff:m", staff=True, reason="damaged")
+    services.order_refund(order_id=order.pk, actor="staff:m")  # asked again: nothing more
+
+    order.refresh_from_db()
+    assert order.status == S.CONFIRMED
+    assert published() == [
+        ("payment.refund", {"order_id": str(order.pk), "amount": "19.00", "reason": "damaged"})
+    ]
+    services.payment_refunded(order_id=order.pk, actor="payment:payment.refunded")
+    order.refresh_from_db()
+    assert order.status == S.REFUNDED
+
+
+@pytest.mark.parametrize(
+    ("fields", "command"),
+    [
+        ({"status": S.PENDING}, "inventory.reserve"),
+        ({"status": S.CONFIRMED}, "inventory.commit"),
+        ({"status": S.CANCELLED}, "inventory.release"),
+        ({"status": S.FAILED, "refund_requested_at": timezone.now()}, "payment.refund"),
+    ],
+)
+def test_retry_resends_the_command_the_order_waits_for(fields, command):
+    order = OrderFactory(**fields)
+
+    assert services.order_retry_step(order_id=order.pk, actor="staff:m") == command
+    assert [t for t, _ in published()] == [command]
+
+
+def test_retry_of_a_payment_resends_the_first_charge_with_its_token():
+    order = OrderFactory(status=S.PENDING, payment_token="tok_visa")
+    services.reservation_reserved(
+        order_id=order.pk,
+        reservation_id=order.pk,
+        expires_at=timezone.now() + timedelta(minutes=5),
+        actor="test",
+    )
+
+    assert services.order_retry_step(order_id=order.pk, actor="staff:m") == "payment.charge"
+
+    charges = published("payment.charge")
+    assert len(charges) == 2 and charges[0] == charges[1]
+    assert charges[1][1]["payment_token"] == "tok_visa"
+
+
+@pytest.mark.parametrize("status", [S.REJECTED, S.REFUNDED])
+def test_nothing_to_retry_is_a_conflict(status):
+    order = OrderFactory(status=status)
+
+    with pytest.raises(TransitionNotAllowed):
+        services.order_retry_step(order_id=order.pk, actor="staff:m")
