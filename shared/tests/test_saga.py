@@ -1,0 +1,196 @@
+"""The order saga end to end on real processes, PostgreSQL, RabbitMQ and Redis: order_service
+orchestrates, product_service prices, inventory_service reserves, payment_service charges."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+
+import pytest
+from conftest import post_json, query, wait_for
+from test_identity_flow import PASSWORD, call
+
+from service_kit.platform import BY_NAME
+from service_kit.testing import backing
+from service_kit.testing.processes import Harness
+
+AUTH, PRODUCT, INVENTORY, ORDER, PAYMENT = (
+    BY_NAME[name] for name in ("auth", "product", "inventory", "order", "payment")
+)
+FINAL = {"CONFIRMED", "REJECTED", "CANCELLED", "FAILED", "REFUNDED"}
+TIMERS = {
+    "ORDER_RESERVE_DEADLINE": "15",
+    "ORDER_PAYMENT_DEADLINE": "3",
+    "ORDER_DEADLINE_CHECK_INTERVAL": "1",
+    "ORDER_RESERVATION_EXPIRY": "60",
+    "PAYMENT_PROVIDER_TIMEOUT": "2",
+}
+
+
+def shell(harness, service, code: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=service.path,
+        env=harness.env_for(service, **TIMERS),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory):
+    backing.require("postgres", "rabbitmq", "redis")
+    harness = Harness(
+        tmp_path_factory.mktemp("saga"), profile="real", broker_url=backing.create_vhost()
+    )
+    try:
+        auth = harness.start_web(AUTH, JWT_AUTO_KEY="1")
+        keys = {"JWT_JWKS_URL": f"{auth.url}/.well-known/jwks.json", **TIMERS}
+        product = harness.start_web(PRODUCT, **keys)
+        for service in (INVENTORY, PAYMENT):
+            harness.start_worker(service, migrate=True, **keys)
+        harness.start_worker(PRODUCT, **keys)
+        order_env = {**keys, "PRODUCT_SERVICE_URL": product.url}
+        order = harness.start_web(ORDER, **order_env)
+        harness.start_worker(ORDER, **order_env)
+        skus = {"SAGA-MUG": 5, "SAGA-TEE": 0}
+        ids = {}
+        for sku, stock in skus.items():
+            ids[sku] = shell(
+                harness,
+                PRODUCT,
+                "from decimal import Decimal\nfrom catalogue.services import product_create\n"
+                f"print(product_create(sku='{sku}', name='{sku}', price=Decimal('12.50')).pk)",
+            )
+            # the SKU reaches inventory from product.created; then it gets its stock
+            wait_for(
+                lambda s=sku: query(
+                    harness, INVENTORY, "SELECT 1 FROM stock_stockitem WHERE sku = ?", (s,)
+                ),
+                what=f"{sku} in inventory",
+            )
+            if stock:
+                shell(
+                    harness,
+                    INVENTORY,
+                    "from stock.models import StockItem\n"
+                    f"print(StockItem.objects.filter(sku='{sku}').update(on_hand={stock}))",
+                )
+        yield {"harness": harness, "auth": auth, "order": order, "ids": ids}
+    finally:
+        harness.cleanup()
+
+
+def customer_token(auth) -> str:
+    email = f"saga-{uuid.uuid4().hex[:8]}@example.com"
+    status, _, _ = post_json(
+        f"{auth.url}/api/v1/auth/register/", {"email": email, "password": PASSWORD}
+    )
+    assert status == 201
+    status, _, pair = post_json(
+        f"{auth.url}/api/v1/auth/token/", {"email": email, "password": PASSWORD}
+    )
+    assert status == 200
+    return pair["access"]
+
+
+def place(platform, sku: str, payment_token: str, quantity: int = 1) -> tuple[str, dict]:
+    token = customer_token(platform["auth"])
+    body = {
+        "lines": [{"product_id": platform["ids"][sku], "quantity": quantity}],
+        "shipping_address": {
+            "name": "Ada",
+            "line1": "1 Main St",
+            "line2": "",
+            "city": "Berlin",
+            "region": "",
+            "postal_code": "10115",
+            "country": "DE",
+        },
+        "payment_token": payment_token,
+    }
+    status, order = call("POST", f"{platform['order'].url}/api/v1/orders/", token, body)
+    assert status == 201, order
+    assert order["status"] == "PENDING" and order["total"] == f"{12.5 * quantity:.2f}"
+    return token, order
+
+
+def settle(platform, token: str, order_id: str, timeout: float = 45) -> dict:
+    url = f"{platform['order'].url}/api/v1/orders/{order_id}/"
+    return wait_for(
+        lambda: (r := call("GET", url, token))[1]["status"] in FINAL and r[1],
+        timeout=timeout,
+        what=f"order {order_id} to settle",
+    )
+
+
+def stock(platform, sku: str) -> tuple[int, int]:
+    return query(
+        platform["harness"],
+        INVENTORY,
+        "SELECT on_hand, reserved FROM stock_stockitem WHERE sku = ?",
+        (sku,),
+    )[0]
+
+
+def payments(platform, order_id: str) -> list[tuple]:
+    return query(
+        platform["harness"],
+        PAYMENT,
+        "SELECT status, amount::text, failure_code FROM payments_payment WHERE order_id = ?",
+        (order_id,),
+    )
+
+
+def test_a_paid_order_is_confirmed_and_its_stock_committed(platform):
+    before = stock(platform, "SAGA-MUG")
+    token, order = place(platform, "SAGA-MUG", "tok_visa", quantity=2)
+    done = settle(platform, token, order["id"])
+    assert done["status"] == "CONFIRMED"
+    assert [step["status"] for step in done["history"]] == [
+        "PENDING",
+        "PAYMENT_PENDING",
+        "CONFIRMED",
+    ]
+    assert payments(platform, order["id"]) == [("SUCCEEDED", "25.00", "")]
+    wait_for(
+        lambda: stock(platform, "SAGA-MUG") == (before[0] - 2, before[1]),
+        what="the stock committed",
+    )
+
+
+def test_a_declined_card_cancels_the_order_and_releases_its_stock(platform):
+    before = stock(platform, "SAGA-MUG")
+    token, order = place(platform, "SAGA-MUG", "tok_chargeDeclined")
+    done = settle(platform, token, order["id"])
+    assert done["status"] == "CANCELLED"
+    assert payments(platform, order["id"]) == [("FAILED", "12.50", "card_declined")]
+    wait_for(lambda: stock(platform, "SAGA-MUG") == before, what="the reservation released")
+
+
+def test_short_stock_rejects_the_order_without_a_charge(platform):
+    token, order = place(platform, "SAGA-TEE", "tok_visa")
+    done = settle(platform, token, order["id"])
+    assert done["status"] == "REJECTED"
+    assert payments(platform, order["id"]) == []
+    assert stock(platform, "SAGA-TEE") == (0, 0)
+
+
+def test_a_payment_that_never_answers_fails_the_order_after_its_deadline(platform):
+    before = stock(platform, "SAGA-MUG")
+    token, order = place(platform, "SAGA-MUG", "tok_timeout")
+    done = settle(platform, token, order["id"])
+    assert done["status"] == "FAILED"
+    assert [step["status"] for step in done["history"]][-1] == "FAILED"
+    wait_for(lambda: stock(platform, "SAGA-MUG") == before, what="the reservation released")
+
+
+def test_a_transient_processing_error_is_retried_and_confirmed_once(platform):
+    token, order = place(platform, "SAGA-MUG", "tok_processingError")
+    done = settle(platform, token, order["id"])
+    assert done["status"] == "CONFIRMED"
+    assert payments(platform, order["id"]) == [("SUCCEEDED", "12.50", "")]
