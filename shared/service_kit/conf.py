@@ -160,7 +160,8 @@ def storage_settings(var: Path) -> dict[str, Any]:
     return {
         "STORAGES": {
             "default": media,
-            "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+            # whitenoise's, with URLs under a forwarded prefix (service_kit.ops.forwarded)
+            "staticfiles": {"BACKEND": "service_kit.ops.forwarded.ForwardedStaticFilesStorage"},
         },
     }
 
@@ -191,6 +192,9 @@ def service_settings(
     static_root.mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing one
     debug = env.bool("DEBUG", False)
     hosts = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+    # Reached only through the gateway and the mesh (or on loopback): the gateway's X-Forwarded-
+    # Prefix and -Host are believed. See service_kit.ops.forwarded; the gateway itself says no.
+    trust_forwarded = env.bool("TRUST_FORWARDED_PREFIX", True)
 
     settings: dict[str, Any] = {
         "SERVICE_NAME": service,
@@ -223,6 +227,7 @@ def service_settings(
             "django_prometheus.middleware.PrometheusBeforeMiddleware",
             "service_kit.ops.middleware.RequestIdMiddleware",
             "service_kit.ops.middleware.ApiBodyMiddleware",
+            "service_kit.ops.forwarded.ForwardedPrefixMiddleware",
             "django.middleware.security.SecurityMiddleware",
             "whitenoise.middleware.WhiteNoiseMiddleware",
             "django.contrib.sessions.middleware.SessionMiddleware",
@@ -271,7 +276,12 @@ def service_settings(
         "SESSION_COOKIE_SECURE": env.bool("SECURE_COOKIES", False),
         "CSRF_COOKIE_SECURE": env.bool("SECURE_COOKIES", False),
         "SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https"),
-        "USE_X_FORWARDED_HOST": env.bool("USE_X_FORWARDED_HOST", False),
+        # The admin behind the gateway: /admin/<service>/ (service_kit.ops.forwarded). With the
+        # forwarded host, the browser's Origin (the gateway's) passes the CSRF check; the public
+        # host must be in ALLOWED_HOSTS.
+        "TRUST_FORWARDED_PREFIX": trust_forwarded,
+        "FORWARDED_PREFIX_MOUNT": "admin/",
+        "USE_X_FORWARDED_HOST": env.bool("USE_X_FORWARDED_HOST", trust_forwarded),
         "DATA_UPLOAD_MAX_MEMORY_SIZE": env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440),
         "MAX_REQUEST_BODY_SIZE": env.int("MAX_REQUEST_BODY_SIZE", 10 * 1024 * 1024),
         "REST_FRAMEWORK": {

@@ -17,6 +17,14 @@ __all__ = ["BENCHMARKS", "Benchmark", "Context", "main", "register"]
 
 
 def main() -> int:
-    from . import identity, runner, server_choice, services  # noqa: F401  (registers, in order)
+    from . import (  # noqa: F401  (registers each benchmark, in report order)
+        catalogue,
+        gateway,
+        identity,
+        reservations,
+        runner,
+        server_choice,
+        services,
+    )
 
     return runner.main()

@@ -1,0 +1,252 @@
+"""The gateway's own pages about its upstreams: readiness of them all, and every API's docs.
+
+- ``/readyz``: the gateway's own checks and every upstream's ``/readyz``, called in parallel with
+  short timeouts, in one JSON document; 503 naming whatever is not ready.
+- ``/api/schema/<service>/``: that service's OpenAPI document (its ``/api/schema/?format=json``),
+  kept for ``API_SCHEMA_CACHE_SECONDS``; an older copy is served while the service does not answer.
+- ``/api/docs/``: Swagger UI with every service's schema in its "Select a definition" list.
+
+The upstreams are ``settings.UPSTREAMS`` (``<NAME>_SERVICE_URL``); ``READYZ_UPSTREAMS`` and
+``API_DOCS_SERVICES`` name which of them these pages cover.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import urllib3
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+from django.urls import reverse
+from drf_spectacular.views import SpectacularSwaggerView
+from urllib3.exceptions import HTTPError, ReadTimeoutError
+
+from service_kit.api.errors import error_response
+from service_kit.ops.context import REQUEST_ID_HEADER, current_request_id
+from service_kit.ops.health import CHECKS
+
+#: Readiness of upstreams and schema downloads: rare, small, never retried (the next probe is).
+_pool = urllib3.PoolManager(num_pools=16, maxsize=2, retries=False)
+
+
+def _get_only(view):
+    def wrapper(request, *args, **kwargs):
+        if request.method not in ("GET", "HEAD"):
+            return error_response(
+                405,
+                "method_not_allowed",
+                f'Method "{request.method}" not allowed.',
+                Allow="GET, HEAD",
+            )
+        return view(request, *args, **kwargs)
+
+    wrapper.__name__ = view.__name__
+    wrapper.__doc__ = view.__doc__
+    return wrapper
+
+
+def _headers() -> dict[str, str]:
+    headers = {"Accept": "application/json"}
+    request_id = current_request_id()
+    if request_id:
+        headers[REQUEST_ID_HEADER] = request_id
+    return headers
+
+
+def _problem(exc: Exception, read_timeout: float) -> str:
+    if isinstance(exc, ReadTimeoutError):
+        return f"no answer within {read_timeout:g} s"
+    reason = getattr(exc, "reason", None) or exc
+    return f"unreachable: {type(reason).__name__}: {reason}"[:300]
+
+
+# -- /readyz -------------------------------------------------------------------------------------
+
+
+def readyz_upstreams() -> list[str]:
+    names = getattr(settings, "READYZ_UPSTREAMS", None)
+    if names is None:
+        names = [name for name in settings.UPSTREAMS if name != settings.SERVICE_NAME]
+    return list(names)
+
+
+def upstream_readiness(name: str) -> dict[str, Any]:
+    """One upstream's ``/readyz``: whether it answered, its status and checks, how long it took."""
+    connect, read = settings.READYZ_TIMEOUT
+    url = settings.UPSTREAMS[name].rstrip("/") + "/readyz"
+    started = time.perf_counter()
+    try:
+        raw = _pool.request(
+            "GET",
+            url,
+            headers=_headers(),
+            timeout=urllib3.Timeout(connect=connect, read=read),
+            redirect=False,
+        )
+    except HTTPError as exc:
+        ms = round((time.perf_counter() - started) * 1000, 2)
+        return {"ok": False, "answered": False, "ms": ms, "error": _problem(exc, read)}
+    ms = round((time.perf_counter() - started) * 1000, 2)
+    result: dict[str, Any] = {"ok": raw.status == 200, "answered": True, "status": raw.status}
+    try:
+        body = json.loads(raw.data)
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and "checks" in body:
+        result["checks"] = body["checks"]
+        if body.get("failed"):
+            result["failed"] = body["failed"]
+    else:
+        result["ok"] = False
+        result["error"] = "the answer is not a readiness document"
+    result["ms"] = ms
+    return result
+
+
+def own_readiness() -> dict[str, Any]:
+    """The gateway's own checks (its database and cache), as every service's ``/readyz``."""
+    names = getattr(settings, "READINESS_CHECKS", None) or ["database", "cache"]
+    results: dict[str, Any] = {}
+    for name in names:
+        started = time.perf_counter()
+        try:
+            CHECKS[name]()
+        except Exception as exc:  # noqa: BLE001 - any failure means "not ready", reported by name
+            results[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+        else:
+            results[name] = {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 2)}
+    return results
+
+
+@_get_only
+def readyz(request):
+    """Ready when the gateway's own checks pass and every upstream answers its ``/readyz`` 200.
+
+    ``failed`` names the gateway's failed checks and the upstreams that are not ready."""
+    names = readyz_upstreams()
+    with ThreadPoolExecutor(max_workers=max(1, len(names)), thread_name_prefix="readyz") as pool:
+        futures = {name: pool.submit(upstream_readiness, name) for name in names}
+        checks = own_readiness()  # meanwhile, in this thread (its database connection)
+        upstreams = {name: future.result() for name, future in futures.items()}
+    failed = [name for name, check in checks.items() if not check["ok"]]
+    failed += [name for name, upstream in upstreams.items() if not upstream["ok"]]
+    body = {
+        "status": "unavailable" if failed else "ok",
+        "service": settings.SERVICE_NAME,
+        "checks": checks,
+        "upstreams": upstreams,
+        "failed": failed,
+    }
+    return JsonResponse(body, status=503 if failed else 200)
+
+
+# -- /api/schema/<service>/ and /api/docs/ -------------------------------------------------------
+
+
+def docs_services() -> list[str]:
+    names = getattr(settings, "API_DOCS_SERVICES", None)
+    if names is None:
+        names = [name for name in settings.UPSTREAMS if name != settings.SERVICE_NAME]
+    return list(names)
+
+
+_schemas: dict[str, tuple[float, bytes]] = {}
+_schemas_lock = threading.Lock()
+
+
+def _fetch_schema(service: str) -> bytes | HttpResponse:
+    """The upstream's OpenAPI document as JSON bytes, or the error response to give instead."""
+    connect, read = settings.API_SCHEMA_TIMEOUT
+    url = settings.UPSTREAMS[service].rstrip("/") + "/api/schema/?format=json"
+    details = {"upstream": service}
+    try:
+        raw = _pool.request(
+            "GET",
+            url,
+            headers=_headers(),
+            timeout=urllib3.Timeout(connect=connect, read=read),
+            redirect=False,
+        )
+    except ReadTimeoutError:
+        return error_response(
+            504,
+            "upstream_timeout",
+            "A service this request depends on did not answer in time.",
+            details,
+        )
+    except HTTPError:
+        return error_response(
+            503,
+            "upstream_unavailable",
+            "A service this request depends on is unavailable.",
+            details,
+        )
+    if raw.status != 200:
+        return error_response(
+            502,
+            "bad_gateway",
+            "The service did not give its API schema.",
+            {**details, "status": raw.status},
+        )
+    return raw.data
+
+
+@_get_only
+def service_schema(request, service: str):
+    """``service``'s OpenAPI document, fetched from it and kept briefly in this process."""
+    if service not in docs_services() or service not in settings.UPSTREAMS:
+        return error_response(404, "not_found", "No such service.", {"services": docs_services()})
+    now = time.monotonic()
+    cached = _schemas.get(service)
+    if cached and now - cached[0] < settings.API_SCHEMA_CACHE_SECONDS:
+        content = cached[1]
+    else:
+        fetched = _fetch_schema(service)
+        if isinstance(fetched, HttpResponse):
+            if cached is None:
+                return fetched
+            content = cached[1]  # the service does not answer: the last copy will do for docs
+        else:
+            content = fetched
+            with _schemas_lock:
+                _schemas[service] = (now, content)
+    response = HttpResponse(content, content_type="application/json")
+    response["Cache-Control"] = f"max-age={int(settings.API_SCHEMA_CACHE_SECONDS)}"
+    return response
+
+
+def swagger_ui_settings(request) -> str:
+    """Swagger UI's options (a JavaScript object, as drf-spectacular's page spreads them): the
+    standalone layout, whose top bar selects among every service's schema."""
+    urls = [
+        {"name": name, "url": reverse("service-schema", args=[name])} for name in docs_services()
+    ]
+    options = {
+        "urls": urls,
+        "urls.primaryName": request.GET.get("service") or (urls[0]["name"] if urls else ""),
+        "layout": "StandaloneLayout",
+        "deepLinking": True,
+        "persistAuthorization": True,  # one token for every service's "Try it out"
+    }
+    # JSON is a JavaScript object literal; "<" escaped so that nothing closes the script tag.
+    text = json.dumps(options, indent=2).replace("<", "\\u003c")
+    presets = '"presets": [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],'
+    return text.replace("{", "{\n  " + presets, 1)
+
+
+class PlatformDocsView(SpectacularSwaggerView):
+    """drf-spectacular's Swagger UI page (assets served locally), over every service's schema."""
+
+    title = "Platform API"
+
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        response.data["settings"] = swagger_ui_settings(request)
+        return response
+
+
+docs = PlatformDocsView.as_view()

@@ -1,0 +1,360 @@
+"""The gateway's own site: the admins behind it, /readyz over every upstream, every API's docs.
+
+In process: the docs page, the schema and readiness views' errors, CORS. On real processes
+(auth_service, user_service, product_service and the gateway, PostgreSQL, Redis, RabbitMQ): a
+staff member signs in to two admins through the gateway in one browser session and both stay
+signed in; static files load; ``/readyz`` names the one upstream that is down; ``/api/schema/``
+serves a service's document.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from service_kit.platform import BY_NAME
+from service_kit.testing.processes import free_port
+
+SERVICES = ["auth", "user", "product", "inventory", "order", "payment"]
+
+# -- in process ----------------------------------------------------------------------------------
+
+
+def closed_port_url() -> str:
+    return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.mark.django_db
+def test_the_docs_page_offers_every_services_schema(client):
+    response = client.get("/api/docs/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    for name in SERVICES:
+        assert f'"url": "/api/schema/{name}/"' in page
+    assert '"layout": "StandaloneLayout"' in page  # the top bar with the definition selector
+    assert "SwaggerUIStandalonePreset]" in page
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-standalone-preset.js" in page
+    assert "cdn.jsdelivr" not in page and "unpkg" not in page
+    chosen = client.get("/api/docs/?service=</script><b>").content.decode()
+    assert "</script><b>" not in chosen  # the page's own query cannot close its script
+
+
+def test_an_unknown_service_has_no_schema(client):
+    response = client.get("/api/schema/nothing/")
+    assert response.status_code == 404
+    assert json.loads(response.content)["error"]["code"] == "not_found"
+
+
+def test_a_schema_from_a_service_that_does_not_answer_is_a_503(client, settings):
+    settings.UPSTREAMS = {**settings.UPSTREAMS, "order": closed_port_url()}
+    response = client.get("/api/schema/order/")
+    assert response.status_code == 503
+    assert json.loads(response.content)["error"] == {
+        "code": "upstream_unavailable",
+        "message": "A service this request depends on is unavailable.",
+        "details": {"upstream": "order"},
+    }
+
+
+def test_a_schema_is_kept_briefly_and_an_old_copy_serves_while_its_service_is_down(
+    client, settings, monkeypatch
+):
+    from django.http import HttpResponse
+    from edge import views
+
+    answers = [b'{"openapi": "3.0.3", "n": 1}', b'{"openapi": "3.0.3", "n": 2}']
+    answers.append(HttpResponse(status=503))
+    monkeypatch.setattr(views, "_fetch_schema", lambda service: answers.pop(0))
+    monkeypatch.setattr(views, "_schemas", {})
+    settings.API_SCHEMA_CACHE_SECONDS = 60
+    assert json.loads(client.get("/api/schema/user/").content)["n"] == 1
+    assert json.loads(client.get("/api/schema/user/").content)["n"] == 1  # kept
+    settings.API_SCHEMA_CACHE_SECONDS = 0
+    assert json.loads(client.get("/api/schema/user/").content)["n"] == 2  # fetched again
+    stale = client.get("/api/schema/user/")  # the service does not answer: the last copy
+    assert stale.status_code == 200 and json.loads(stale.content)["n"] == 2
+
+
+@pytest.mark.django_db
+def test_readyz_names_every_upstream_that_does_not_answer_quickly(client, settings):
+    settings.UPSTREAMS = {name: closed_port_url() for name in ["gateway", *SERVICES]}
+    settings.READYZ_UPSTREAMS = ["auth", "payment"]
+    started = time.monotonic()
+    response = client.get("/readyz")
+    assert time.monotonic() - started < 2
+    assert response.status_code == 503
+    body = json.loads(response.content)
+    assert body["status"] == "unavailable" and body["failed"] == ["auth", "payment"]
+    assert set(body["checks"]) == {"database", "cache"}
+    assert body["upstreams"]["auth"]["answered"] is False
+    assert body["upstreams"]["auth"]["error"].startswith("unreachable: ")
+    assert client.post("/readyz").status_code == 405
+
+
+@pytest.mark.django_db
+def test_cors_answers_configured_origins_only(client, settings):
+    settings.CORS_ALLOWED_ORIGINS = ["https://shop.example"]
+    preflight = {"HTTP_ACCESS_CONTROL_REQUEST_METHOD": "GET"}
+    allowed = client.options("/api/docs/", HTTP_ORIGIN="https://shop.example", **preflight)
+    assert allowed.status_code == 200
+    assert allowed["Access-Control-Allow-Origin"] == "https://shop.example"
+    assert "idempotency-key" in allowed["Access-Control-Allow-Headers"]
+    other = client.options("/api/docs/", HTTP_ORIGIN="https://evil.example", **preflight)
+    assert "Access-Control-Allow-Origin" not in other
+    read = client.get("/healthz", HTTP_ORIGIN="https://shop.example")
+    assert read["Access-Control-Allow-Origin"] == "https://shop.example"
+    assert "X-Request-ID" in read["Access-Control-Expose-Headers"]
+
+
+@pytest.mark.django_db
+def test_the_gateways_own_admin_lives_beside_the_services(client):
+    response = client.get("/admin/gateway/")
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/gateway/login/?next=/admin/gateway/"
+
+
+def test_clients_cannot_move_the_gateways_own_pages_under_a_prefix(client):
+    response = client.get("/admin/gateway/", HTTP_X_FORWARDED_PREFIX="/elsewhere")
+    assert response["Location"].startswith("/admin/gateway/login/")
+
+
+# -- real processes ------------------------------------------------------------------------------
+
+WSGI = Path(__file__).resolve().parents[1] / "gateway" / "wsgi.py"
+EDGE_READY = "EdgeApplication" in WSGI.read_text()
+
+PASSWORD = "Correct-Horse-Battery-9"
+STAFF = "cat@example.com"
+MAKE_STAFF = f"""
+from django.contrib.auth.models import Group
+from accounts.models import User
+user = User.objects.create_user({STAFF!r}, {PASSWORD!r}, is_staff=True)
+user.groups.set([Group.objects.get_or_create(name="catalogue_manager")[0]])
+"""
+#: Each admin behind the gateway: its path segment and the service's name (cookie names).
+ADMINS = {"products": "product", "users": "user"}
+
+real = pytest.mark.skipif(
+    not EDGE_READY, reason="the edge proxy (gateway/wsgi.py: EdgeApplication) is not there yet"
+)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    from service_kit.testing import backing
+    from service_kit.testing.processes import Harness
+
+    backing.require("postgres", "rabbitmq", "redis")
+    harness = Harness(
+        tmp_path_factory.mktemp("gateway-site"), profile="real", broker_url=backing.create_vhost()
+    )
+    try:
+        auth = harness.start_web(BY_NAME["auth"], JWT_AUTO_KEY="1")
+        subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", MAKE_STAFF],
+            cwd=BY_NAME["auth"].path,
+            env=harness.env_for(BY_NAME["auth"], JWT_AUTO_KEY="1"),
+            check=True,
+            capture_output=True,
+        )
+        identity = {
+            "AUTH_SERVICE_URL": auth.url,
+            "JWT_JWKS_URL": f"{auth.url}/.well-known/jwks.json",
+        }
+        # As their images are built: the real profile serves collected static files only.
+        for name in ("user", "product", "gateway"):
+            subprocess.run(
+                [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+                cwd=BY_NAME[name].path,
+                env=harness.env_for(BY_NAME[name]),
+                check=True,
+                capture_output=True,
+            )
+        procs = {"auth": auth}
+        for name in ("user", "product"):
+            procs[name] = harness.start_web(BY_NAME[name], **identity)
+        upstreams = {f"{name.upper()}_SERVICE_URL": proc.url for name, proc in procs.items()}
+        # Not started: their routes and schemas are those of services that are down.
+        for name in ("inventory", "order", "payment"):
+            upstreams[f"{name.upper()}_SERVICE_URL"] = closed_port_url()
+        gateway = harness.start_web(
+            BY_NAME["gateway"],
+            **{**identity, **upstreams},
+            READYZ_UPSTREAMS="auth,user,product",
+        )
+        yield harness, gateway, procs
+    finally:
+        harness.cleanup()
+
+
+def csrf_cookie(browser: requests.Session, service: str) -> str:
+    return browser.cookies.get(f"{service}_csrftoken")
+
+
+def sign_in(browser: requests.Session, gateway, segment: str) -> requests.Response:
+    """The sign-in page through the gateway (its CSRF cookie), then the form, as a browser
+    posts it: with the gateway's Origin."""
+    index = f"/admin/{segment}/"
+    page = browser.get(f"{gateway.url}{index}login/?next={index}", timeout=10)
+    assert page.status_code == 200
+    assert f'action="/admin/{segment}/login/?next=/admin/{segment}/"' in page.text
+    return browser.post(
+        f"{gateway.url}{index}login/?next={index}",
+        data={
+            "csrfmiddlewaretoken": csrf_cookie(browser, ADMINS[segment]),
+            "email": STAFF,
+            "password": PASSWORD,
+            "otp": "",
+            "next": index,
+        },
+        headers={"Origin": gateway.url, "Referer": f"{gateway.url}{index}login/"},
+        allow_redirects=False,
+        timeout=20,
+    )
+
+
+def model_links(html: str, segment: str) -> set[str]:
+    return set(re.findall(rf'href="/admin/{segment}/([a-z_]+/[a-z_]+)/"', html))
+
+
+@real
+def test_one_browser_signs_in_to_two_admins_through_the_gateway(site):
+    _, gateway, _ = site
+    browser = requests.Session()
+    first = browser.get(f"{gateway.url}/admin/products/", allow_redirects=False, timeout=10)
+    assert first.status_code == 302
+    assert first.headers["Location"] == "/admin/products/login/?next=/admin/products/"
+
+    for segment in ADMINS:
+        response = sign_in(browser, gateway, segment)
+        assert response.status_code == 302, response.text[-2000:]
+        assert response.headers["Location"] == f"/admin/{segment}/"
+
+    # Both stay signed in: each admin's cookies are its own (names and paths).
+    for _ in range(2):
+        products = browser.get(f"{gateway.url}/admin/products/", allow_redirects=False, timeout=10)
+        assert products.status_code == 200
+        assert model_links(products.text, "products") == {"catalogue/category", "catalogue/product"}
+        users = browser.get(f"{gateway.url}/admin/users/", allow_redirects=False, timeout=10)
+        assert users.status_code == 200
+        assert 'action="/admin/users/logout/"' in users.text
+    paths = {(c.name, c.path) for c in browser.cookies}
+    assert {
+        ("product_sessionid", "/admin/products/"),
+        ("product_csrftoken", "/admin/products/"),
+        ("user_sessionid", "/admin/users/"),
+        ("user_csrftoken", "/admin/users/"),
+    } <= paths
+
+    changelist = browser.get(f"{gateway.url}/admin/products/catalogue/product/", timeout=10)
+    assert changelist.status_code == 200
+    assert 'href="/admin/products/catalogue/product/add/"' in changelist.text
+
+    # Signing out of one admin leaves the other signed in.
+    out = browser.post(
+        f"{gateway.url}/admin/users/logout/",
+        data={"csrfmiddlewaretoken": csrf_cookie(browser, "user")},
+        headers={"Origin": gateway.url},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert out.status_code == 200
+    users = browser.get(f"{gateway.url}/admin/users/", allow_redirects=False, timeout=10)
+    assert users.headers["Location"] == "/admin/users/login/?next=/admin/users/"
+    products = browser.get(f"{gateway.url}/admin/products/", allow_redirects=False, timeout=10)
+    assert products.status_code == 200
+
+
+@real
+def test_a_form_from_another_origin_is_refused(site):
+    _, gateway, _ = site
+    browser = requests.Session()
+    browser.get(f"{gateway.url}/admin/products/login/", timeout=10)
+    response = browser.post(
+        f"{gateway.url}/admin/products/login/",
+        data={
+            "csrfmiddlewaretoken": csrf_cookie(browser, "product"),
+            "email": STAFF,
+            "password": PASSWORD,
+        },
+        headers={"Origin": "http://evil.example"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert response.status_code == 403
+
+
+@real
+def test_the_admins_static_files_load_through_the_gateway(site):
+    _, gateway, _ = site
+    page = requests.get(f"{gateway.url}/admin/products/login/", timeout=10).text
+    styles = re.findall(r'href="(/admin/products/static/[^"]+\.css)"', page)
+    assert "/admin/products/static/admin/css/base.css" in styles
+    for url in styles:
+        response = requests.get(f"{gateway.url}{url}", timeout=10)
+        assert response.status_code == 200, url
+        assert response.headers["Content-Type"].startswith("text/css")
+        assert "{" in response.text
+    scripts = re.findall(
+        r'src="(/admin/users/static/[^"]+\.js)"',
+        requests.get(f"{gateway.url}/admin/users/login/", timeout=10).text,
+    )
+    for url in scripts:
+        assert requests.get(f"{gateway.url}{url}", timeout=10).status_code == 200, url
+
+
+@real
+def test_the_docs_list_every_schema_and_serve_a_services_document(site):
+    _, gateway, _ = site
+    page = requests.get(f"{gateway.url}/api/docs/", timeout=10)
+    assert page.status_code == 200
+    for name in SERVICES:
+        assert f'"url": "/api/schema/{name}/"' in page.text
+    assets = re.findall(r'src="(/static/drf_spectacular_sidecar/[^"]+)"', page.text)
+    assert len(assets) == 2
+    for url in assets:
+        assert requests.get(f"{gateway.url}{url}", timeout=10).status_code == 200
+
+    schema = requests.get(f"{gateway.url}/api/schema/product/", timeout=20)
+    assert schema.status_code == 200
+    document = schema.json()
+    assert document["openapi"].startswith("3.")
+    assert document["info"]["title"] == "product service API"
+    assert "/api/v1/products/" in document["paths"]
+    assert (
+        "/api/v1/auth/token/"
+        in requests.get(f"{gateway.url}/api/schema/auth/", timeout=20).json()["paths"]
+    )
+    down = requests.get(f"{gateway.url}/api/schema/payment/", timeout=10)
+    assert down.status_code == 503
+    assert down.json()["error"]["details"] == {"upstream": "payment"}
+
+
+@real
+def test_readyz_names_exactly_the_upstream_that_is_down(site):
+    _, gateway, procs = site
+    ready = requests.get(f"{gateway.url}/readyz", timeout=10)
+    assert ready.status_code == 200, ready.text
+    body = ready.json()
+    assert body["failed"] == [] and set(body["upstreams"]) == {"auth", "user", "product"}
+    for upstream in body["upstreams"].values():
+        assert upstream["ok"] and upstream["status"] == 200
+        assert {"database", "cache", "broker"} <= set(upstream["checks"])
+
+    procs["user"].stop()
+    started = time.monotonic()
+    down = requests.get(f"{gateway.url}/readyz", timeout=10)
+    assert time.monotonic() - started < 2
+    assert down.status_code == 503
+    body = down.json()
+    assert body["status"] == "unavailable"
+    assert body["failed"] == ["user"]
+    assert body["upstreams"]["user"]["answered"] is False
+    assert body["upstreams"]["auth"]["ok"] and body["upstreams"]["product"]["ok"]
