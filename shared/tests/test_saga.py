@@ -15,9 +15,10 @@ from service_kit.platform import BY_NAME
 from service_kit.testing import backing
 from service_kit.testing.processes import Harness
 
-AUTH, PRODUCT, INVENTORY, ORDER, PAYMENT = (
-    BY_NAME[name] for name in ("auth", "product", "inventory", "order", "payment")
+AUTH, PRODUCT, INVENTORY, ORDER, PAYMENT, GATEWAY = (
+    BY_NAME[name] for name in ("auth", "product", "inventory", "order", "payment", "gateway")
 )
+NO_THROTTLES = "user=100000000/min,anon=100000000/min,auth=100000000/min,admin=100000000/min"
 FINAL = {"CONFIRMED", "REJECTED", "CANCELLED", "FAILED", "REFUNDED"}
 TIMERS = {
     "ORDER_RESERVE_DEADLINE": "15",
@@ -57,7 +58,17 @@ def platform(tmp_path_factory):
         order_env = {**keys, "PRODUCT_SERVICE_URL": product.url}
         order = harness.start_web(ORDER, **order_env)
         harness.start_worker(ORDER, **order_env)
-        skus = {"SAGA-MUG": 5, "SAGA-TEE": 0}
+        gateway = harness.start_web(
+            GATEWAY,
+            wait=False,
+            GATEWAY_THROTTLES=NO_THROTTLES,
+            AUTH_SERVICE_URL=auth.url,
+            PRODUCT_SERVICE_URL=product.url,
+            ORDER_SERVICE_URL=order.url,
+            **keys,
+        )
+        gateway.wait_http("/healthz")
+        skus = {"SAGA-MUG": 5, "SAGA-TEE": 0, "SAGA-RUSH": 20}
         ids = {}
         for sku, stock in skus.items():
             ids[sku] = shell(
@@ -80,7 +91,7 @@ def platform(tmp_path_factory):
                     "from stock.models import StockItem\n"
                     f"print(StockItem.objects.filter(sku='{sku}').update(on_hand={stock}))",
                 )
-        yield {"harness": harness, "auth": auth, "order": order, "ids": ids}
+        yield {"harness": harness, "auth": auth, "order": order, "gateway": gateway, "ids": ids}
     finally:
         harness.cleanup()
 
@@ -98,8 +109,10 @@ def customer_token(auth) -> str:
     return pair["access"]
 
 
-def place(platform, sku: str, payment_token: str, quantity: int = 1) -> tuple[str, dict]:
-    token = customer_token(platform["auth"])
+def place(
+    platform, sku: str, payment_token: str, quantity: int = 1, *, via: str = "order", token=None
+) -> tuple[str, dict]:
+    token = token or customer_token(platform["auth"])
     body = {
         "lines": [{"product_id": platform["ids"][sku], "quantity": quantity}],
         "shipping_address": {
@@ -113,14 +126,14 @@ def place(platform, sku: str, payment_token: str, quantity: int = 1) -> tuple[st
         },
         "payment_token": payment_token,
     }
-    status, order = call("POST", f"{platform['order'].url}/api/v1/orders/", token, body)
+    status, order = call("POST", f"{platform[via].url}/api/v1/orders/", token, body)
     assert status == 201, order
     assert order["status"] == "PENDING" and order["total"] == f"{12.5 * quantity:.2f}"
     return token, order
 
 
-def settle(platform, token: str, order_id: str, timeout: float = 45) -> dict:
-    url = f"{platform['order'].url}/api/v1/orders/{order_id}/"
+def settle(platform, token: str, order_id: str, timeout: float = 45, via: str = "order") -> dict:
+    url = f"{platform[via].url}/api/v1/orders/{order_id}/"
     return wait_for(
         lambda: (r := call("GET", url, token))[1]["status"] in FINAL and r[1],
         timeout=timeout,
@@ -146,10 +159,10 @@ def payments(platform, order_id: str) -> list[tuple]:
     )
 
 
-def test_a_paid_order_is_confirmed_and_its_stock_committed(platform):
+def test_a_paid_order_through_the_gateway_is_confirmed_and_its_stock_committed(platform):
     before = stock(platform, "SAGA-MUG")
-    token, order = place(platform, "SAGA-MUG", "tok_visa", quantity=2)
-    done = settle(platform, token, order["id"])
+    token, order = place(platform, "SAGA-MUG", "tok_visa", quantity=2, via="gateway")
+    done = settle(platform, token, order["id"], via="gateway")
     assert done["status"] == "CONFIRMED"
     assert [step["status"] for step in done["history"]] == [
         "PENDING",
@@ -194,3 +207,38 @@ def test_a_transient_processing_error_is_retried_and_confirmed_once(platform):
     done = settle(platform, token, order["id"])
     assert done["status"] == "CONFIRMED"
     assert payments(platform, order["id"]) == [("SUCCEEDED", "12.50", "")]
+
+
+def test_a_hundred_customers_rushing_twenty_units_never_oversell(platform):
+    harness = platform["harness"]
+    tokens = shell(
+        harness,
+        AUTH,
+        "import json\nfrom accounts.models import User\nfrom accounts.tokens import token_pair\n"
+        'users = [User.objects.create_user(f\'rush{i}-{__import__("uuid").uuid4().hex[:6]}'
+        "@example.com', None) for i in range(100)]\n"
+        "print(json.dumps([token_pair(u)['access'] for u in users]))",
+    )
+    import json
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        placed = list(
+            pool.map(
+                lambda token: place(platform, "SAGA-RUSH", "tok_visa", via="gateway", token=token),
+                json.loads(tokens),
+            )
+        )
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        done = list(pool.map(lambda p: settle(platform, p[0], p[1]["id"], timeout=240), placed))
+    statuses = [order["status"] for order in done]
+    assert (statuses.count("CONFIRMED"), statuses.count("REJECTED")) == (20, 80)
+    captured = query(
+        harness,
+        PAYMENT,
+        "SELECT count(*) FROM payments_payment "
+        "WHERE status = 'SUCCEEDED' AND order_id::text = ANY(?)",
+        ([order["id"] for order in done],),
+    )
+    assert captured == [(20,)]
+    wait_for(lambda: stock(platform, "SAGA-RUSH") == (0, 0), what="20 units committed, none left")

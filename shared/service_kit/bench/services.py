@@ -16,10 +16,16 @@ from .report import bars
 from .runner import Context, Row, register
 
 #: One API read per service (API.md). Reads that need a token answer 401/403 until issue 3.
+#: Reads that need a customer's token (issued by the auth_service of the same run).
+WITH_TOKEN = {"user", "order", "payment"}
+PASSWORD = "Bench-Password-1234"
+#: High enough that the gateway's throttles never answer 429 during a run.
+NO_THROTTLES = "user=100000000/min,anon=100000000/min,auth=100000000/min,admin=100000000/min"
+
 API_READS = {
     "gateway": "/api/v1/products/",
     "auth": "/.well-known/jwks.json",
-    "user": "/api/v1/users/me/",
+    "user": "/api/v1/users/me/",  # a profile is seeded for the bench's customer
     "product": "/api/v1/products/",
     "inventory": "/api/v1/inventory/BENCH-0000/",
     "order": "/api/v1/orders/",
@@ -50,6 +56,46 @@ print(1)
 """
 
 
+#: Run in user_service: the bench customer's profile (normally made by user.registered).
+SEED_PROFILE_CODE = """
+from profiles.models import Profile
+Profile.objects.get_or_create(user_id="{user_id}", defaults={{"email": "{email}"}})
+print(1)
+"""
+
+
+def sign_in(harness: Harness, auth: Service, web: Proc) -> dict[str, str]:
+    """A customer of the run's auth_service: its id, email and an access token."""
+    email = "bench.customer@example.com"
+    user_id = (
+        subprocess.run(
+            [
+                sys.executable,
+                "manage.py",
+                "shell",
+                "-c",
+                "from accounts.models import User\n"
+                f"u = User.objects.filter(email='{email}').first() or "
+                f"User.objects.create_user('{email}', '{PASSWORD}')\nprint(u.pk)",
+            ],
+            cwd=auth.path,
+            env=harness.env_for(auth, JWT_AUTO_KEY="1"),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    answer = urllib3.request(
+        "POST",
+        f"{web.url}/api/v1/auth/token/",
+        json={"email": email, "password": PASSWORD},
+        timeout=10,
+    )
+    return {"user_id": user_id, "email": email, "access": answer.json()["access"]}
+
+
 def exists(service: Service) -> bool:
     return (service.path / "manage.py").exists()
 
@@ -73,22 +119,31 @@ def seed(harness: Harness, service: Service, code: str) -> int:
     return int(result.stdout.strip().splitlines()[-1])
 
 
-def status_of(url: str) -> int:
-    return urllib3.request("GET", url, retries=False, redirect=False, timeout=5.0).status
+def status_of(url: str, headers: dict | None = None) -> int:
+    return urllib3.request(
+        "GET", url, headers=headers, retries=False, redirect=False, timeout=5.0
+    ).status
 
 
 def note_for(status: int) -> str:
     if 200 <= status < 300:
         return ""
     if status in (401, 403):
-        return "needs token (issue 3)"
+        return f"refused ({status})"
     if status == 404:
         return "no such route yet (404)"
     return f"answers {status}"
 
 
-def endpoint_row(context: Context, service: Service, web: Proc, path: str, note: str = "") -> Row:
-    status = status_of(web.url + path)
+def endpoint_row(
+    context: Context,
+    service: Service,
+    web: Proc,
+    path: str,
+    note: str = "",
+    headers: dict | None = None,
+) -> Row:
+    status = status_of(web.url + path, headers)
     row: Row = {"service": service.name, "endpoint": path, "status": status}
     empty = {
         "p50 ms (c=1)": math.nan,
@@ -100,7 +155,7 @@ def endpoint_row(context: Context, service: Service, web: Proc, path: str, note:
     problem = note_for(status)
     if problem:  # an error page's speed says nothing about the read: only the status is kept
         return {**row, **empty, "note": "; ".join(filter(None, [problem, note]))}
-    runs = context.measure(web.url + path)
+    runs = context.measure(web.url + path, headers=headers)
     return {
         **row,
         "p50 ms (c=1)": runs[1].p50_ms,
@@ -149,13 +204,16 @@ def service_endpoints(context: Context) -> list[Row]:
     # The gateway last, pointed at the services already running (``<NAME>_SERVICE_URL``).
     present.sort(key=lambda s: s.name == "gateway")
     rows: list[Row] = []
-    upstreams: dict[str, str] = {}
+    upstreams: dict[str, str] = {"GATEWAY_THROTTLES": NO_THROTTLES, "JWT_AUTO_KEY": "1"}
+    customer: dict[str, str] = {}
     for service in present:
         try:
-            harness.migrate(service)
+            harness.migrate(service, **upstreams)
             seeded = seed_products(harness, service) if service.name == "product" else 0
             if service.name == "inventory":
                 seed(harness, service, SEED_STOCK_CODE)
+            if service.name == "user" and customer:
+                seed(harness, service, SEED_PROFILE_CODE.format(**customer))
             web = harness.start_web(service, migrate=False, **upstreams)
         except (RuntimeError, TimeoutError, ValueError) as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -166,9 +224,16 @@ def service_endpoints(context: Context) -> list[Row]:
             continue
         if service.name != "gateway":
             upstreams[f"{service.name.upper()}_SERVICE_URL"] = web.url
+        if service.name == "auth":
+            customer = sign_in(harness, service, web)
+            upstreams["JWT_JWKS_URL"] = f"{web.url}/.well-known/jwks.json"
         rows.append(endpoint_row(context, service, web, "/healthz"))
         note = f"{seeded} products, page of 20" if seeded else ""
-        rows.append(endpoint_row(context, service, web, API_READS[service.name], note))
+        headers = None
+        if service.name in WITH_TOKEN and customer:
+            headers = {"Authorization": f"Bearer {customer['access']}"}
+            note = "a customer's bearer token"
+        rows.append(endpoint_row(context, service, web, API_READS[service.name], note, headers))
     context.note(
         "Each service is one granian process (1 worker x 4 threads, its production command), "
         "measured one at a time; the load generator shares the machine's cores."
