@@ -1,0 +1,80 @@
+"""order_service when product_service is down: fast 503s with nothing written, then recovery."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from conftest import query
+from test_identity_flow import call
+from test_saga import TIMERS, customer_token, shell
+
+from service_kit.platform import BY_NAME
+
+AUTH, PRODUCT, ORDER = BY_NAME["auth"], BY_NAME["product"], BY_NAME["order"]
+
+
+@pytest.fixture
+def platform(harness_factory):
+    harness = harness_factory("real")
+    auth = harness.start_web(AUTH, JWT_AUTO_KEY="1")
+    keys = {"JWT_JWKS_URL": f"{auth.url}/.well-known/jwks.json", **TIMERS}
+    product = harness.start_web(PRODUCT, **keys)
+    product_id = shell(
+        harness,
+        PRODUCT,
+        "from decimal import Decimal\nfrom catalogue.services import product_create\n"
+        "print(product_create(sku='DOWN-MUG', name='Mug', price=Decimal('9.90')).pk)",
+    )
+    order = harness.start_web(
+        ORDER,
+        **keys,
+        PRODUCT_SERVICE_URL=product.url,
+        BREAKER_FAILURES="3",
+        BREAKER_RESET_TIMEOUT="2",
+    )
+    return harness, auth, product, order, product_id
+
+
+def test_orders_fail_fast_while_product_service_is_down_and_work_again(platform):
+    harness, auth, product, order, product_id = platform
+    token = customer_token(auth)
+    body = {
+        "lines": [{"product_id": product_id, "quantity": 1}],
+        "shipping_address": {
+            "name": "Ada",
+            "line1": "1 Main St",
+            "line2": "",
+            "city": "Berlin",
+            "region": "",
+            "postal_code": "10115",
+            "country": "DE",
+        },
+        "payment_token": "tok_visa",
+    }
+    url = f"{order.url}/api/v1/orders/"
+    assert call("POST", url, token, body)[0] == 201
+
+    port = product.port
+    product.stop()
+    answers = [call("POST", url, token, body) for _ in range(4)]  # the breaker opens
+    assert {status for status, _ in answers} == {503}
+    assert {body["error"]["code"] for _, body in answers} == {"upstream_unavailable"}
+    started = time.perf_counter()
+    status, _ = call("POST", url, token, body)
+    elapsed = time.perf_counter() - started
+    assert status == 503 and elapsed < 0.1, elapsed  # answered by the open breaker
+    assert query(harness, ORDER, "SELECT count(*) FROM orders_order") == [
+        (1,)
+    ]  # nothing half-written
+
+    harness.start_web(
+        PRODUCT,
+        port=port,
+        migrate=False,
+        JWT_JWKS_URL=f"{auth.url}/.well-known/jwks.json",
+        **TIMERS,
+    )
+    time.sleep(2.5)  # past the breaker's reset timeout: the next call is its trial
+    assert call("POST", url, token, body)[0] == 201
+    assert query(harness, ORDER, "SELECT count(*) FROM orders_order") == [(2,)]
