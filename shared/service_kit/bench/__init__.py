@@ -23,6 +23,7 @@ def main() -> int:
         identity,
         reservations,
         runner,
+        saga,
         server_choice,
         services,
     )
