@@ -1,11 +1,14 @@
-"""Reads of stock and adjustments (no side effects)."""
+"""Reads of stock, reservations and adjustments (no side effects)."""
 
 from __future__ import annotations
+
+from collections.abc import Collection
+from uuid import UUID
 
 from django.db.models import F, QuerySet
 
 from .errors import StockItemNotFound
-from .models import Adjustment, StockItem
+from .models import Adjustment, Reservation, StockItem
 
 
 def stock_item_list() -> QuerySet[StockItem]:
@@ -24,3 +27,15 @@ def adjustment_list(*, sku: str) -> QuerySet[Adjustment]:
     """The SKU's adjustments, newest first (404 for an SKU not kept here)."""
     stock_item_get(sku=sku)
     return Adjustment.objects.filter(stock_item_id=sku).order_by("-created_at", "-id")
+
+
+def reservation_list(
+    *, order_ids: Collection[UUID] | None = None, state: str | None = None
+) -> QuerySet[Reservation]:
+    """Reservations (one per order), newest first: those of ``order_ids`` and/or in ``state``."""
+    reservations = Reservation.objects.all()
+    if order_ids is not None:
+        reservations = reservations.filter(order_id__in=list(order_ids))
+    if state:
+        reservations = reservations.filter(state=state)
+    return reservations.order_by("-created_at", "id")

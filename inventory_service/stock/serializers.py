@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from .models import Adjustment, StockItem
+from .models import Adjustment, Reservation, StockItem
 from .services import MAX_QUANTITY
 
 
@@ -52,4 +52,18 @@ class AdjustmentSerializer(serializers.ModelSerializer):
             "actor_email",
             "created_at",
         ]
+        read_only_fields = fields
+
+
+class ReservationSerializer(serializers.ModelSerializer):
+    """What an order holds, for order_service's reconciliation and staff."""
+
+    reservation_id = serializers.UUIDField(source="id", read_only=True)
+    lines = serializers.JSONField(
+        read_only=True, help_text='The lines as held: [{"sku": ..., "quantity": ...}].'
+    )
+
+    class Meta:
+        model = Reservation
+        fields = ["order_id", "reservation_id", "state", "lines"]
         read_only_fields = fields

@@ -6,6 +6,10 @@ shape output.
   ``support`` (read-only staff) and ``admin``.
 - ``POST {sku}/adjustments/`` is for ``inventory_manager`` and ``admin``; it honours
   ``Idempotency-Key`` (a retried restock must not restock twice).
+- ``GET reservations/`` (``?order_ids=`` up to 100, comma-separated, and/or ``?state=``) is for a
+  service token with the ``inventory:read`` scope (order_service's reconciliation) and for the
+  staff who read stock. Its route comes before ``{sku}/``, so a SKU named ``reservations`` cannot
+  be read by ``GET {sku}/`` (its adjustments still can).
 """
 
 from __future__ import annotations
@@ -13,21 +17,33 @@ from __future__ import annotations
 import uuid
 
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import generics, status
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from service_kit.auth.permissions import HasRole
+from service_kit.auth.permissions import HasRole, HasScope
 from service_kit.idempotency import idempotent
 
 from . import selectors, services
 from .filters import StockItemFilter
-from .serializers import AdjustmentCreateSerializer, AdjustmentSerializer, StockItemSerializer
+from .models import Reservation
+from .serializers import (
+    AdjustmentCreateSerializer,
+    AdjustmentSerializer,
+    ReservationSerializer,
+    StockItemSerializer,
+)
 
 STOCK_READ_ROLES = ("inventory_manager", "support", "admin")
 STOCK_WRITE_ROLES = ("inventory_manager", "admin")
+#: The scope of a service identity that reads reservations (order_service's reconciliation).
+READ_SCOPE = "inventory:read"
+#: At most this many ids in ``?order_ids=`` (one page of the batch read).
+ORDER_IDS_MAX = 100
 
 
 def actor_id(request: Request) -> uuid.UUID | None:
@@ -45,6 +61,45 @@ class StockItemListApi(generics.ListAPIView):
 
     def get_queryset(self):
         return selectors.stock_item_list()
+
+
+class _ReservationFilters(serializers.Serializer):
+    order_ids = serializers.CharField(required=False)
+    state = serializers.ChoiceField(choices=Reservation.State.choices, required=False)
+
+    def validate_order_ids(self, value: str) -> list[uuid.UUID]:
+        parts = [part.strip() for part in value.split(",") if part.strip()]
+        if not parts:
+            raise ValidationError("Give at least one order id.")
+        if len(parts) > ORDER_IDS_MAX:
+            raise ValidationError(f"At most {ORDER_IDS_MAX} order ids.")
+        try:
+            return list(dict.fromkeys(uuid.UUID(part) for part in parts))
+        except ValueError:
+            raise ValidationError("Order ids are UUIDs, separated by commas.") from None
+
+
+class ReservationListApi(generics.ListAPIView):
+    permission_classes = [HasScope(READ_SCOPE) | HasRole(*STOCK_READ_ROLES)]
+    serializer_class = ReservationSerializer
+
+    def get_queryset(self):
+        filters = _ReservationFilters(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return selectors.reservation_list(**filters.validated_data)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "order_ids",
+                OpenApiTypes.STR,
+                description=f"Comma-separated order ids, at most {ORDER_IDS_MAX}.",
+            ),
+            OpenApiParameter("state", OpenApiTypes.STR, enum=Reservation.State.values),
+        ]
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
 
 
 class StockItemDetailApi(generics.RetrieveAPIView):

@@ -27,7 +27,7 @@ COMPENSATIONS = Counter(
 )
 MISMATCHES = Counter(
     "order_reconciliation_mismatches_total",
-    "Disagreements the reconciliation found between orders and payments",
+    "Disagreements the reconciliation found between orders, payments and committed stock",
     ["kind"],
 )
 

@@ -107,12 +107,15 @@ class OrderTransition(models.Model):
 
 
 class ReconciliationMismatch(models.Model):
-    """A disagreement the periodic reconciliation found between orders and payments."""
+    """A disagreement the periodic reconciliation found between an order, its payment and its
+    reservation (orders/reconciliation.py); open until staff resolve it."""
 
     class Kind(models.TextChoices):
         CONFIRMED_NOT_CAPTURED = "confirmed_not_captured"
         CAPTURED_NOT_CONFIRMED = "captured_not_confirmed"
         AMOUNT_DIFFERS = "amount_differs"
+        CONFIRMED_NOT_COMMITTED = "confirmed_not_committed"
+        COMMITTED_NOT_CONFIRMED = "committed_not_confirmed"
 
     order_id = models.UUIDField(db_index=True)
     kind = models.CharField(max_length=32, choices=Kind.choices)

@@ -13,7 +13,8 @@ def deadlines_enforce() -> int:
 
 @shared_task(name="orders.reconcile", ignore_result=True)
 def reconcile() -> int:
-    """Compare confirmed orders with payment_service's captures; returns the mismatches found."""
-    from .reconciliation import reconcile_payments
+    """Compare recently finished orders with their payments and reservations; returns how many
+    new mismatches were recorded."""
+    from .reconciliation import reconcile_orders
 
-    return reconcile_payments()
+    return reconcile_orders().new

@@ -5,7 +5,9 @@ output.
   person's token, customer or staff, gets 403). ``Idempotency-Key`` is required. 201 when this
   request recorded the payment, 200 when the order's payment existed (its current state).
 - ``GET /payments/`` and ``GET /payments/{id}/``: a customer's own; support, payment_manager and
-  admin see all.
+  admin see all. The list also answers a service token with the ``payments:read`` scope (every
+  payment: order_service's reconciliation), filtered by ``status``, ``order_id`` or a batch of
+  ``order_ids`` (comma-separated, at most 100).
 - ``POST /payments/{id}/refunds/``: ``payment_manager`` (and ``admin``); honours
   ``Idempotency-Key``.
 """
@@ -35,6 +37,9 @@ from .serializers import (
 )
 
 CHARGE_SCOPE = "payments:charge"
+READ_SCOPE = selectors.READ_SCOPE
+#: At most this many ids in ``?order_ids=`` (one page of the batch read).
+ORDER_IDS_MAX = 100
 REFUND_ROLES = ("payment_manager",)  # admin is implied
 
 
@@ -58,6 +63,18 @@ def actor_id(request: Request) -> uuid.UUID | None:
 class _ListFilters(serializers.Serializer):
     status = serializers.ChoiceField(choices=PaymentStatus.choices, required=False)
     order_id = serializers.UUIDField(required=False)
+    order_ids = serializers.CharField(required=False, allow_blank=False)
+
+    def validate_order_ids(self, value: str) -> list[uuid.UUID]:
+        parts = [part.strip() for part in value.split(",") if part.strip()]
+        if not parts:
+            raise ValidationError("Give at least one order id.")
+        if len(parts) > ORDER_IDS_MAX:
+            raise ValidationError(f"At most {ORDER_IDS_MAX} order ids.")
+        try:
+            return list(dict.fromkeys(uuid.UUID(part) for part in parts))
+        except ValueError:
+            raise ValidationError("Order ids are UUIDs, separated by commas.") from None
 
 
 class PaymentListApi(generics.ListAPIView):
@@ -66,7 +83,7 @@ class PaymentListApi(generics.ListAPIView):
     def get_permissions(self):
         if self.request.method == "POST":
             return [HasScope(CHARGE_SCOPE)()]
-        return [IsUser()]
+        return [(IsUser | HasScope(READ_SCOPE))()]
 
     def get_queryset(self):
         filters = _ListFilters(data=self.request.query_params)
@@ -77,6 +94,11 @@ class PaymentListApi(generics.ListAPIView):
         parameters=[
             OpenApiParameter("status", OpenApiTypes.STR, enum=PaymentStatus.values),
             OpenApiParameter("order_id", OpenApiTypes.UUID),
+            OpenApiParameter(
+                "order_ids",
+                OpenApiTypes.STR,
+                description=f"Comma-separated order ids, at most {ORDER_IDS_MAX}.",
+            ),
         ]
     )
     def get(self, request: Request, *args, **kwargs) -> Response:

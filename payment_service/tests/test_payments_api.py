@@ -22,7 +22,7 @@ from service_kit.testing.contract import (
     token_matrix_test,
 )
 
-from .helpers import published
+from .helpers import Api, published
 
 pytestmark = pytest.mark.django_db
 
@@ -273,8 +273,95 @@ def test_a_customer_reads_their_payment_and_not_another_customers(as_user):
     assert_error(other, 404, "not_found")
 
 
-def test_a_service_token_reads_no_payments(client, mint):
+def test_a_service_token_without_payments_read_reads_no_payments(client, mint):
     response = client.get(LIST, **mint.headers(client_id="order", scopes=["payments:charge"]))
+
+    assert_error(response, 403, "permission_denied")
+
+
+def reader(client, mint) -> Api:
+    """order_service's reconciliation: a service identity with ``payments:read``."""
+    return Api(client, mint.headers(client_id="order", scopes=["payments:read"]))
+
+
+def test_a_service_token_with_payments_read_lists_every_payment(client, mint):
+    payments = [PaymentFactory(), PaymentFactory(status=PaymentStatus.FAILED)]
+
+    response = reader(client, mint).get(LIST)
+
+    assert response.status_code == 200, response.content
+    assert response.json()["count"] == 2
+    assert sorted(p["id"] for p in response.json()["results"]) == sorted(
+        str(p.pk) for p in payments
+    )
+
+
+def test_a_service_token_reads_a_batch_of_orders_payments(client, mint):
+    wanted = [PaymentFactory(), PaymentFactory(status=PaymentStatus.PARTIALLY_REFUNDED)]
+    PaymentFactory()  # another order's
+    ids = ",".join([*(str(p.order_id) for p in wanted), str(uuid.uuid4())])  # one has none
+
+    response = reader(client, mint).get(LIST, {"order_ids": ids})
+    succeeded = reader(client, mint).get(LIST, {"order_ids": ids, "status": "SUCCEEDED"})
+
+    assert response.status_code == 200, response.content
+    assert sorted(p["order_id"] for p in response.json()["results"]) == sorted(
+        str(p.order_id) for p in wanted
+    )
+    assert [p["id"] for p in succeeded.json()["results"]] == [str(wanted[0].pk)]
+
+
+def test_a_service_token_filters_by_one_order(client, mint):
+    wanted = PaymentFactory()
+    PaymentFactory()
+
+    response = reader(client, mint).get(LIST, {"order_id": str(wanted.order_id)})
+
+    assert response.json()["results"] == [body_of(wanted)]
+
+
+def test_a_customers_batch_read_still_shows_only_their_own(as_user):
+    me = str(uuid.uuid4())
+    mine, theirs = PaymentFactory(customer_id=me), PaymentFactory()
+
+    response = as_user("customer", user_id=me).get(
+        LIST, {"order_ids": f"{mine.order_id},{theirs.order_id}"}
+    )
+
+    assert response.json()["results"] == [body_of(mine)]
+
+
+@pytest.mark.parametrize(
+    "order_ids",
+    [
+        ",".join(str(uuid.uuid4()) for _ in range(101)),
+        "not-a-uuid",
+        f"{uuid.uuid4()},42",
+        ",",
+    ],
+    ids=["101-ids", "not-a-uuid", "one-bad", "empty"],
+)
+def test_a_bad_batch_of_order_ids_is_a_validation_error(client, mint, order_ids):
+    response = reader(client, mint).get(LIST, {"order_ids": order_ids})
+
+    error = assert_error(response, 400, "validation_error")
+    assert "order_ids" in error["error"]["details"]
+
+
+def test_a_hundred_order_ids_are_allowed(client, mint):
+    payment = PaymentFactory()
+    ids = [str(payment.order_id), *(str(uuid.uuid4()) for _ in range(99))]
+
+    response = reader(client, mint).get(LIST, {"order_ids": ",".join(ids), "page_size": 100})
+
+    assert response.status_code == 200, response.content
+    assert response.json()["results"] == [body_of(payment)]
+
+
+def test_a_service_token_with_payments_read_reads_no_single_payment(client, mint):
+    payment = PaymentFactory()
+
+    response = reader(client, mint).get(f"{LIST}{payment.pk}/")
 
     assert_error(response, 403, "permission_denied")
 
@@ -342,6 +429,15 @@ def test_refunding_an_unknown_payment_is_not_found(as_user):
 # -- the token matrix ------------------------------------------------------------------------------
 
 test_token_matrix_list = token_matrix_test(LIST)
+
+
+def test_token_matrix_list_valid_service_token(client, mint):
+    """The list's matrix with a service identity as the good token (a scope, not a role)."""
+    response = reader(client, mint).get(LIST)
+
+    assert response.status_code == 200, response.content[:300]
+
+
 test_token_matrix_detail = token_matrix_test(f"{LIST}{uuid.uuid4()}/")
 test_token_matrix_refunds = token_matrix_test(
     f"{LIST}{uuid.uuid4()}/refunds/",

@@ -29,6 +29,47 @@ TIMERS = {
 }
 
 
+#: order_service's service identity (auth_service's client credentials): it reads prices from
+#: product_service, and payments and reservations for the reconciliation.
+ORDER_CLIENT = ("order", "saga-order-client-secret-0123456789")
+ORDER_SCOPES = ("payments:read", "inventory:read", "products:read")
+
+
+def create_service_client(harness, client_id: str, secret: str, scopes, **env: str) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "create_service_client",
+            client_id,
+            "--secret",
+            secret,
+            "--scopes",
+            *scopes,
+        ],
+        cwd=AUTH.path,
+        env=harness.env_for(AUTH, **env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def shell_with(harness, service, code: str, **env: str) -> str:
+    """``shell``, with the environment the service's processes were started with."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=service.path,
+        env=harness.env_for(service, **{**TIMERS, **env}),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout.strip().splitlines()[-1]
+
+
 def shell(harness, service, code: str) -> str:
     result = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", code],
@@ -50,12 +91,24 @@ def platform(tmp_path_factory):
     )
     try:
         auth = harness.start_web(AUTH, JWT_AUTO_KEY="1")
+        create_service_client(harness, *ORDER_CLIENT, ORDER_SCOPES, JWT_AUTO_KEY="1")
         keys = {"JWT_JWKS_URL": f"{auth.url}/.well-known/jwks.json", **TIMERS}
         product = harness.start_web(PRODUCT, **keys)
         for service in (INVENTORY, PAYMENT):
             harness.start_worker(service, migrate=True, **keys)
         harness.start_worker(PRODUCT, **keys)
-        order_env = {**keys, "PRODUCT_SERVICE_URL": product.url}
+        # the reads of order_service's reconciliation go to these, direct
+        inventory = harness.start_web(INVENTORY, migrate=False, **keys)
+        payment = harness.start_web(PAYMENT, migrate=False, **keys)
+        order_env = {
+            **keys,
+            "PRODUCT_SERVICE_URL": product.url,
+            "AUTH_SERVICE_URL": auth.url,
+            "INVENTORY_SERVICE_URL": inventory.url,
+            "PAYMENT_SERVICE_URL": payment.url,
+            "SERVICE_CLIENT_ID": ORDER_CLIENT[0],
+            "SERVICE_CLIENT_SECRET": ORDER_CLIENT[1],
+        }
         order = harness.start_web(ORDER, **order_env)
         harness.start_worker(ORDER, **order_env)
         gateway = harness.start_web(
@@ -91,7 +144,14 @@ def platform(tmp_path_factory):
                     "from stock.models import StockItem\n"
                     f"print(StockItem.objects.filter(sku='{sku}').update(on_hand={stock}))",
                 )
-        yield {"harness": harness, "auth": auth, "order": order, "gateway": gateway, "ids": ids}
+        yield {
+            "harness": harness,
+            "auth": auth,
+            "order": order,
+            "gateway": gateway,
+            "ids": ids,
+            "order_env": order_env,
+        }
     finally:
         harness.cleanup()
 
@@ -242,3 +302,28 @@ def test_a_hundred_customers_rushing_twenty_units_never_oversell(platform):
     )
     assert captured == [(20,)]
     wait_for(lambda: stock(platform, "SAGA-RUSH") == (0, 0), what="20 units committed, none left")
+
+
+def test_the_reconciliation_finds_no_mismatch_across_the_modules_orders(platform):
+    """After every order above settled: each final order agrees with its payment (read from
+    payment_service with order's service token, scope payments:read) and its reservation
+    (inventory_service, inventory:read); no step may be in flight (grace 0)."""
+    import json
+
+    answer = json.loads(
+        shell_with(
+            platform["harness"],
+            ORDER,
+            "import json\n"
+            "from orders.models import Order, ReconciliationMismatch\n"
+            "from orders.reconciliation import FINAL, reconcile_orders\n"
+            "report = reconcile_orders(window=3600, grace=0)\n"
+            "print(json.dumps({'checked': report.checked, 'found': report.found,\n"
+            "    'open': list(ReconciliationMismatch.objects.values_list('kind', flat=True)),\n"
+            "    'orders': Order.objects.count(),\n"
+            "    'final': Order.objects.filter(status__in=FINAL).count()}))",
+            **platform["order_env"],
+        )
+    )
+    assert answer["found"] == [] and answer["open"] == [], answer
+    assert answer["orders"] == answer["final"] == answer["checked"] > 0, answer
