@@ -14,7 +14,6 @@ import re
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -127,9 +126,6 @@ def test_clients_cannot_move_the_gateways_own_pages_under_a_prefix(client):
 
 # -- real processes ------------------------------------------------------------------------------
 
-WSGI = Path(__file__).resolve().parents[1] / "gateway" / "wsgi.py"
-EDGE_READY = "EdgeApplication" in WSGI.read_text()
-
 PASSWORD = "Correct-Horse-Battery-9"
 STAFF = "cat@example.com"
 MAKE_STAFF = f"""
@@ -140,10 +136,6 @@ user.groups.set([Group.objects.get_or_create(name="catalogue_manager")[0]])
 """
 #: Each admin behind the gateway: its path segment and the service's name (cookie names).
 ADMINS = {"products": "product", "users": "user"}
-
-real = pytest.mark.skipif(
-    not EDGE_READY, reason="the edge proxy (gateway/wsgi.py: EdgeApplication) is not there yet"
-)
 
 
 @pytest.fixture(scope="module")
@@ -224,7 +216,6 @@ def model_links(html: str, segment: str) -> set[str]:
     return set(re.findall(rf'href="/admin/{segment}/([a-z_]+/[a-z_]+)/"', html))
 
 
-@real
 def test_one_browser_signs_in_to_two_admins_through_the_gateway(site):
     _, gateway, _ = site
     browser = requests.Session()
@@ -272,7 +263,6 @@ def test_one_browser_signs_in_to_two_admins_through_the_gateway(site):
     assert products.status_code == 200
 
 
-@real
 def test_a_form_from_another_origin_is_refused(site):
     _, gateway, _ = site
     browser = requests.Session()
@@ -291,7 +281,6 @@ def test_a_form_from_another_origin_is_refused(site):
     assert response.status_code == 403
 
 
-@real
 def test_the_admins_static_files_load_through_the_gateway(site):
     _, gateway, _ = site
     page = requests.get(f"{gateway.url}/admin/products/login/", timeout=10).text
@@ -310,7 +299,6 @@ def test_the_admins_static_files_load_through_the_gateway(site):
         assert requests.get(f"{gateway.url}{url}", timeout=10).status_code == 200, url
 
 
-@real
 def test_the_docs_list_every_schema_and_serve_a_services_document(site):
     _, gateway, _ = site
     page = requests.get(f"{gateway.url}/api/docs/", timeout=10)
@@ -337,7 +325,6 @@ def test_the_docs_list_every_schema_and_serve_a_services_document(site):
     assert down.json()["error"]["details"] == {"upstream": "payment"}
 
 
-@real
 def test_readyz_names_exactly_the_upstream_that_is_down(site):
     _, gateway, procs = site
     ready = requests.get(f"{gateway.url}/readyz", timeout=10)
