@@ -85,6 +85,21 @@ def rendered(data: Any) -> Rendered:
     return Rendered(etag=f'"{hashlib.sha256(body).hexdigest()[:32]}"', body=body)
 
 
+def hit(key: str) -> Rendered | None:
+    """The answer stored under ``key`` at the current generation, if there is one (else None:
+    the caller takes the full path, which fills the cache)."""
+    try:
+        found = cache.get_many([GENERATION_KEY, key])
+    except Exception:
+        logger.exception("catalogue.cache_unavailable")
+        return None
+    entry, generation = found.get(key), found.get(GENERATION_KEY)
+    if entry is not None and generation is not None and entry[0] == generation:
+        READS.labels("hit").inc()
+        return Rendered(etag=entry[1], body=entry[2])
+    return None
+
+
 def cached(key: str, render: Callable[[], Any]) -> Rendered:
     """The answer stored under ``key`` at the current generation, or ``render()``'s data,
     rendered and stored. ``render`` may raise (404, 400): errors are never stored."""

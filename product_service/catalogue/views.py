@@ -65,6 +65,21 @@ class CatalogueApi(generics.GenericAPIView):
         # Absolute URLs (pages, local images) name the host asked: part of every cache key.
         return self.request.build_absolute_uri("/")
 
+    def public_key(self, request, **kwargs) -> str | None:
+        """The cache key of an anonymous read, or None when it is not cached."""
+        return None
+
+    def dispatch(self, request, *args, **kwargs):
+        # The shop's hot path: an anonymous read already in the cache is answered here, before
+        # DRF's request wrapping, content negotiation and permission checks (same key, same body
+        # and ETag as the full path, which answers everything else and fills the cache).
+        if request.method == "GET" and "HTTP_AUTHORIZATION" not in request.META:
+            key = self.public_key(request, **kwargs)
+            found = cache.hit(key) if key else None
+            if found is not None:
+                return cache.json_response(request, found)
+        return super().dispatch(request, *args, **kwargs)
+
 
 class ProductListApi(CatalogueApi):
     """Products, newest first, filtered (customers see active products only); a manager adds
@@ -81,15 +96,19 @@ class ProductListApi(CatalogueApi):
         parameters=[_ETAG_PARAMETER],
         responses={200: ProductSerializer(many=True), 304: _NOT_MODIFIED},
     )
-    def get(self, request: Request) -> HttpResponse:
-        query = request.query_params
+    @staticmethod
+    def list_key(query, visibility: str, base_url: str) -> str | None:
         if set(query) <= QUERY_PARAMETERS and all(len(query.getlist(k)) == 1 for k in query):
-            key = cache.entry_key(
-                "products",
-                self.visibility(),
-                self.base_url(),
-                *(f"{name}={query[name]}" for name in sorted(query)),
-            )
+            parts = (f"{name}={query[name]}" for name in sorted(query))
+            return cache.entry_key("products", visibility, base_url, *parts)
+        return None
+
+    def public_key(self, request, **kwargs) -> str | None:
+        return self.list_key(request.GET, "public", request.build_absolute_uri("/"))
+
+    def get(self, request: Request) -> HttpResponse:
+        key = self.list_key(request.query_params, self.visibility(), self.base_url())
+        if key is not None:
             return cache.json_response(request, cache.cached(key, self.render_page))
         # Parameters the list does not know (or repeated ones) are answered, not cached: the
         # cache never fills up with variations of one page.
@@ -133,6 +152,9 @@ class ProductDetailApi(CatalogueApi):
     @extend_schema(
         parameters=[_ETAG_PARAMETER], responses={200: ProductSerializer, 304: _NOT_MODIFIED}
     )
+    def public_key(self, request, **kwargs) -> str | None:
+        return cache.entry_key("product", "public", request.build_absolute_uri("/"), kwargs["key"])
+
     def get(self, request: Request, key: str) -> HttpResponse:
         cache_key = cache.entry_key("product", self.visibility(), self.base_url(), key)
         rendered = cache.cached(cache_key, lambda: self.get_serializer(self.get_object()).data)
