@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -16,6 +15,8 @@ from dataclasses import dataclass
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from service_kit.testing.faults import SocketUpstream
 
 
 @dataclass
@@ -126,37 +127,9 @@ class RecordingUpstream:
         self.server.server_close()
 
 
-class SilentUpstream:
+def SilentUpstream() -> SocketUpstream:
     """Accepts connections and reads, but never answers (a hung upstream)."""
-
-    def __init__(self):
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(0.1)
-        self.held: list[socket.socket] = []
-        self.running = True
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-
-    def _serve(self) -> None:
-        while self.running:
-            try:
-                conn, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.held.append(conn)
-
-    def close(self) -> None:
-        self.running = False
-        self.thread.join(5)
-        self.listener.close()
-        for conn in self.held:
-            conn.close()
+    return SocketUpstream(hang_up=False)
 
 
 class Answer:

@@ -35,6 +35,7 @@ from service_kit.auth.verify import (
     revoked_user_key,
 )
 from service_kit.ops.logs import ContextFilter
+from service_kit.testing.backing import skip_unless
 from service_kit.testing.contract import assert_error
 from service_kit.testing.tokens import TokenMint
 
@@ -183,8 +184,7 @@ def limits():
 
 
 def test_one_trip_counts_and_reads_what_the_kits_revocation_wrote(limits):
-    if limits.redis is None:
-        pytest.skip("needs Redis (the real profile)")
+    skip_unless(limits.redis is not None, "needs Redis (the real profile)")
     user_id, jti = str(uuid.uuid4()), uuid.uuid4().hex
     cache.set(revoked_jti_key(jti), 1, timeout=60)  # stored raw by django-redis (an int)
     revoke_user(user_id)  # a float: stored pickled
@@ -213,8 +213,7 @@ def test_one_trip_counts_and_reads_what_the_kits_revocation_wrote(limits):
 
 
 def test_a_flushed_script_is_loaded_again(limits):
-    if limits.redis is None:
-        pytest.skip("needs Redis (the real profile)")
+    skip_unless(limits.redis is not None, "needs Redis (the real profile)")
     limits.redis.script_flush()
     trip = limits.charge([(limits.budget("user"), str(uuid.uuid4()))])
     assert trip.counts == [1]

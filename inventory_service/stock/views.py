@@ -20,11 +20,11 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from service_kit.api.fields import UUIDListField
 from service_kit.auth.permissions import HasRole, HasScope
 from service_kit.idempotency import idempotent
 
@@ -64,19 +64,8 @@ class StockItemListApi(generics.ListAPIView):
 
 
 class _ReservationFilters(serializers.Serializer):
-    order_ids = serializers.CharField(required=False)
+    order_ids = UUIDListField(required=False, max_items=ORDER_IDS_MAX)
     state = serializers.ChoiceField(choices=Reservation.State.choices, required=False)
-
-    def validate_order_ids(self, value: str) -> list[uuid.UUID]:
-        parts = [part.strip() for part in value.split(",") if part.strip()]
-        if not parts:
-            raise ValidationError("Give at least one order id.")
-        if len(parts) > ORDER_IDS_MAX:
-            raise ValidationError(f"At most {ORDER_IDS_MAX} order ids.")
-        try:
-            return list(dict.fromkeys(uuid.UUID(part) for part in parts))
-        except ValueError:
-            raise ValidationError("Order ids are UUIDs, separated by commas.") from None
 
 
 class ReservationListApi(generics.ListAPIView):

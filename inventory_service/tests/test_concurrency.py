@@ -18,6 +18,7 @@ from stock.models import Reservation, StockItem
 
 from service_kit.messaging.outbox import relay
 from service_kit.platform import BY_NAME
+from service_kit.testing.backing import skip_unless
 from service_kit.testing.processes import Harness
 
 from .helpers import envelope, published
@@ -37,8 +38,10 @@ def reserve_message(order_id: str, *lines: tuple[str, int]) -> dict:
 def require_postgresql() -> None:
     # The embedded run's SQLite test database lives in memory with a shared cache, whose table
     # locks fail at once instead of waiting: SQLite is proven with processes on a file below.
-    if connection.vendor != "postgresql":
-        pytest.skip("threads on PostgreSQL only; SQLite: the separate processes test")
+    skip_unless(
+        connection.vendor == "postgresql",
+        "threads on PostgreSQL only; SQLite: the separate processes test",
+    )
 
 
 @pytest.mark.django_db(transaction=True)

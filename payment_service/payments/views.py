@@ -23,6 +23,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from service_kit.api.fields import UUIDListField
 from service_kit.auth.permissions import HasRole, HasScope, IsUser
 from service_kit.idempotency import HEADER, idempotent
 
@@ -63,18 +64,7 @@ def actor_id(request: Request) -> uuid.UUID | None:
 class _ListFilters(serializers.Serializer):
     status = serializers.ChoiceField(choices=PaymentStatus.choices, required=False)
     order_id = serializers.UUIDField(required=False)
-    order_ids = serializers.CharField(required=False, allow_blank=False)
-
-    def validate_order_ids(self, value: str) -> list[uuid.UUID]:
-        parts = [part.strip() for part in value.split(",") if part.strip()]
-        if not parts:
-            raise ValidationError("Give at least one order id.")
-        if len(parts) > ORDER_IDS_MAX:
-            raise ValidationError(f"At most {ORDER_IDS_MAX} order ids.")
-        try:
-            return list(dict.fromkeys(uuid.UUID(part) for part in parts))
-        except ValueError:
-            raise ValidationError("Order ids are UUIDs, separated by commas.") from None
+    order_ids = UUIDListField(required=False, max_items=ORDER_IDS_MAX)
 
 
 class PaymentListApi(generics.ListAPIView):

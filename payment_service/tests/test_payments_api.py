@@ -15,6 +15,7 @@ from payments.providers.sandbox import SandboxProvider
 from payments.services import charge_idempotency_key
 
 from service_kit.messaging.outbox import relay
+from service_kit.testing.backing import skip_unless
 from service_kit.testing.contract import (
     TOKEN_CASE_IDS,
     assert_error,
@@ -163,8 +164,7 @@ def test_people_cannot_create_a_payment(as_user, roles):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_charges_of_one_order_charge_once(mint):
-    if connection.vendor != "postgresql":
-        pytest.skip("threads with their own connections: PostgreSQL")
+    skip_unless(connection.vendor == "postgresql", "threads with their own connections: PostgreSQL")
     body = charge_body()
     headers = mint.headers(client_id="order", scopes=["payments:charge"])
     # Half retry with one key (409 while in flight, or the replay), half with keys of their own.

@@ -8,7 +8,6 @@ upstreams that misbehave in one precise way.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -27,6 +26,7 @@ from service_kit.api.errors import UpstreamTimeout, UpstreamUnavailable
 from service_kit.http import CircuitBreaker, CircuitOpen, ServiceClient
 from service_kit.ops.context import request_id_var
 from service_kit.platform import BY_NAME
+from service_kit.testing.faults import SocketUpstream
 from service_kit.testing.processes import free_port
 
 RETRIES = 2
@@ -85,43 +85,6 @@ class StubUpstream:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-class SocketUpstream:
-    """Accepts connections and counts them; then hangs up at once, or never answers at all."""
-
-    def __init__(self, *, hang_up: bool):
-        self.hang_up = hang_up
-        self.accepted = 0
-        self.held: list[socket.socket] = []
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(0.1)
-        self.running = True
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-
-    def _serve(self) -> None:
-        while self.running:
-            try:
-                conn, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            self.accepted += 1
-            if self.hang_up:
-                conn.close()
-            else:
-                self.held.append(conn)
-
-    def close(self) -> None:
-        self.running = False
-        self.thread.join(5)
-        self.listener.close()
-        for conn in self.held:
-            conn.close()
 
 
 @pytest.fixture

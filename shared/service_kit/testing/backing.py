@@ -38,6 +38,16 @@ def reachable(name: str, timeout: float = 0.5) -> bool:
         return False
 
 
+def skip_unless(condition: bool, reason: str) -> None:
+    """Skip a test that needs the real profile (PostgreSQL, Redis) when it is not what this run
+    has; with REQUIRE_SERVICES (CI) that is a failure, never a silent skip."""
+    if condition:
+        return
+    if required():
+        pytest.fail(f"{reason} (REQUIRE_SERVICES is set)", pytrace=False)
+    pytest.skip(reason)
+
+
 def require(*names: str) -> None:
     """Skip (or, with REQUIRE_SERVICES, fail) unless every named service answers."""
     missing = [name for name in names if not reachable(name)]

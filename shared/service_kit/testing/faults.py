@@ -92,3 +92,40 @@ class TcpProxy:
             with self._lock:
                 self._conns.discard(a)
                 self._conns.discard(b)
+
+
+class SocketUpstream:
+    """Accepts connections and counts them; then hangs up at once, or never answers at all."""
+
+    def __init__(self, *, hang_up: bool):
+        self.hang_up = hang_up
+        self.accepted = 0
+        self.held: list[socket.socket] = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.1)
+        self.running = True
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+
+    def _serve(self) -> None:
+        while self.running:
+            try:
+                conn, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            self.accepted += 1
+            if self.hang_up:
+                conn.close()
+            else:
+                self.held.append(conn)
+
+    def close(self) -> None:
+        self.running = False
+        self.thread.join(5)
+        self.listener.close()
+        for conn in self.held:
+            conn.close()
