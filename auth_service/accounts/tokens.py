@@ -89,6 +89,14 @@ class RefreshToken(SubSecondIat, BaseRefreshToken):
     access_token_class = AccessToken
     lifetime = timedelta(seconds=settings.JWT["REFRESH_TOKEN_LIFETIME"])
 
+    @property
+    def access_token(self) -> AccessToken:
+        """SimpleJWT dates the access token's ``exp`` from this token's clock but its ``iat`` from
+        its own, a few milliseconds later; one issue time for both keeps the lifetime exact."""
+        access = super().access_token
+        access.set_iat(at_time=self.current_time)
+        return access
+
     @classmethod
     def for_user(cls, user, *, amr: list[str] | None = None) -> RefreshToken:
         """``amr``: how the person signed in (RFC 8176): ``["pwd"]`` or ``["pwd", "otp"]``."""
