@@ -6,12 +6,15 @@ PIP    := $(VENV)/bin/pip -q --disable-pip-version-check
 SERVICE_DIRS := gateway auth_service user_service product_service inventory_service order_service payment_service
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-test up migrate test test-kit test-services lint bench clean
+.PHONY: help install install-test tools up migrate test lint image-check e2e bench clean \
+	images push-images deploy smoke
 
 help:
 	@echo "make up      run the whole platform (embedded profile: nothing to install but Python)"
 	@echo "make test    install the test requirements and run every suite"
-	@echo "make lint    ruff, migrations checks, Django system checks"
+	@echo "make lint    ruff, migrations and system checks, every delivery artifact's validator"
+	@echo "make image-check  rehearse the image's final stage in a clean virtualenv"
+	@echo "make e2e     the whole platform on real services, customer and staff journeys"
 	@echo "make bench   benchmarks: Markdown tables and PNG plots under reports/"
 
 # Installs happen once; a stamp per requirements set makes the second run reuse them.
@@ -28,22 +31,57 @@ $(VENV)/.test: $(VENV)/.base requirements/test.txt
 install: $(VENV)/.base
 install-test: $(VENV)/.test
 
+# Debian programs the validators and browser tests run (promtool, docker-compose, groovy, chromium).
+tools: install
+	$(PY) -m service_kit.testing.tools
+
 up: install
 	$(PY) -m service_kit.platform up
 
 migrate: install
 	$(PY) -m service_kit.platform migrate
 
+# make test SUITES="order_service payment_service" runs some suites; JUNIT_DIR keeps the reports.
 test: install-test
-	$(PY) -m service_kit.testing.run_all
+	$(PY) -m service_kit.testing.run_all $(SUITES)
 
-lint: install-test
+e2e: install-test tools
+	$(PY) -m service_kit.testing.run_all e2e
+
+# The image's final stage rehearsed here (no Docker engine needed): see shared/docker/.
+image-check: install
+	$(PY) -m service_kit.testing.delivery.image_check
+
+lint: install-test tools
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m service_kit.testing.lint
+	# delivery validators: wired in as they land
 
 bench: install-test
 	$(PY) -m service_kit.bench
+
+# Release targets, run by the pipelines (Jenkinsfile, .github/workflows) with Docker and Helm.
+REGISTRY  ?= registry.example.com/platform
+TAG       ?= $(shell git rev-parse --short HEAD)
+ENV       ?= staging
+NAMESPACE ?= platform-$(ENV)
+images:
+	for service in $(SERVICE_DIRS); do \
+	  docker build -f shared/docker/Dockerfile --build-arg SERVICE=$$service \
+	    -t $(REGISTRY)/$$service:$(TAG) . || exit 1; \
+	done
+
+push-images:
+	for service in $(SERVICE_DIRS); do docker push $(REGISTRY)/$$service:$(TAG) || exit 1; done
+
+deploy:
+	helm upgrade --install platform charts/platform --namespace $(NAMESPACE) --create-namespace \
+	  -f charts/platform/values-$(ENV).yaml --set global.image.registry=$(REGISTRY) \
+	  --set global.image.tag=$(TAG) --rollback-on-failure --wait --timeout 15m
+
+smoke: install
+	$(PY) -m service_kit.testing.smoke $(SMOKE_URL)
 
 clean:
 	rm -rf var reports

@@ -18,6 +18,8 @@ from service_kit.conf import REPO_ROOT
 from service_kit.platform import SERVICES
 
 SUITES = [REPO_ROOT / "shared" / "tests", *(service.path for service in SERVICES)]
+#: run only when named: ``make e2e`` boots the whole platform
+ON_REQUEST = [REPO_ROOT / "shared" / "e2e"]
 
 
 def counts(report: Path) -> dict[str, int]:
@@ -31,9 +33,18 @@ def counts(report: Path) -> dict[str, int]:
 
 
 def main(argv: list[str]) -> int:
-    chosen = [p for p in SUITES if not argv or p.name in argv or str(p) in argv]
+    named = {*argv, *(f"{a}/tests" for a in argv)}
+    chosen = [
+        p
+        for p in [*SUITES, *ON_REQUEST]
+        if (not argv and p in SUITES) or p.name in named or str(p.relative_to(REPO_ROOT)) in named
+    ]
     results, failed_suites = [], []
-    with tempfile.TemporaryDirectory(prefix="platform-junit-") as folder:
+    keep = os.environ.get("JUNIT_DIR")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="platform-junit-") as scratch:
+        folder = keep or scratch
         for suite in chosen:
             report = Path(folder) / f"{suite.name}.xml"
             started = time.monotonic()

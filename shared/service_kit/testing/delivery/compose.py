@@ -1,0 +1,11 @@
+"""Placeholder until the compose artifacts land: reports that they are missing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from service_kit.conf import REPO_ROOT
+
+
+def check(root: Path = REPO_ROOT) -> list[str]:
+    return ["compose: not built yet"]
