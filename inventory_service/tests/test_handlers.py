@@ -58,7 +58,7 @@ def test_the_expiry_task_is_scheduled_on_the_service_queue_next_to_the_kit_tasks
     from inventory_service.celery import app
 
     schedule = app.conf.beat_schedule
-    assert {"outbox-sweep", "idempotency-purge", "reservations-expire"} <= set(schedule)
+    assert {"outbox-sweep", "retention-purge", "reservations-expire"} <= set(schedule)
     entry = schedule["reservations-expire"]
     assert entry["task"] == "stock.reservations_expire"
     assert entry["schedule"] == timedelta(seconds=settings.RESERVATION_EXPIRY_INTERVAL)

@@ -115,8 +115,3 @@ def idempotent(view_method):
         return response
 
     return wrapper
-
-
-def purge_expired() -> int:
-    deleted, _ = IdempotencyKey.objects.filter(expires_at__lte=timezone.now()).delete()
-    return deleted

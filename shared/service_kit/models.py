@@ -45,7 +45,7 @@ class ProcessedMessage(models.Model):
 
     message_id = models.UUIDField()
     handler = models.CharField(max_length=200)
-    processed_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(auto_now_add=True, db_index=True)  # retention purge
 
     class Meta:
         constraints = [

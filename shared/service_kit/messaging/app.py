@@ -99,8 +99,8 @@ def make_celery_app(settings_module: str) -> Celery:
                 "schedule": timedelta(seconds=messaging["OUTBOX_SWEEP_INTERVAL"]),
                 "options": {"queue": tasks_queue_name(service), "expires": 60},
             },
-            "idempotency-purge": {
-                "task": "service_kit.idempotency_purge",
+            "retention-purge": {
+                "task": "service_kit.retention_purge",
                 "schedule": timedelta(hours=1),
                 "options": {"queue": tasks_queue_name(service), "expires": 600},
             },

@@ -10,8 +10,8 @@ def outbox_sweep() -> int:
     return sweep()
 
 
-@shared_task(name="service_kit.idempotency_purge", ignore_result=True)
-def idempotency_purge() -> int:
-    from service_kit.idempotency import purge_expired
+@shared_task(name="service_kit.retention_purge", ignore_result=True)
+def retention_purge() -> dict[str, int]:
+    from service_kit.retention import purge
 
-    return purge_expired()
+    return purge()
