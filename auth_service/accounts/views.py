@@ -4,6 +4,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from service_kit.auth.permissions import IsUser
+from service_kit.ops.forwarded import client_address
 
 from . import selectors, services
 from .serializers import (
@@ -40,7 +41,7 @@ class TokenObtainApi(PublicApi):
         serializer.is_valid(raise_exception=True)
         pair = services.token_obtain(
             **serializer.validated_data,
-            address=request.META.get("REMOTE_ADDR", ""),
+            address=client_address(request.META),
             request=request._request,
         )
         return Response(pair)
@@ -103,7 +104,7 @@ class PasswordChangeApi(APIView):
         services.password_change(
             user=selectors.user_get(user_id=request.user.id),
             **serializer.validated_data,
-            address=request.META.get("REMOTE_ADDR", ""),
+            address=client_address(request.META),
         )
         return Response(status=204)
 

@@ -16,13 +16,14 @@ from rest_framework.exceptions import AuthenticationFailed, Throttled
 from service_kit.admin_sso import CredentialChecker, Identity, SignInRefused, role_groups_sync
 from service_kit.admin_sso.identity import INVALID_CREDENTIALS, THROTTLED
 from service_kit.auth import verify
+from service_kit.ops.forwarded import client_address
 
 logger = logging.getLogger(__name__)
 
 
 class LocalCredentials(CredentialChecker):
     def verify(self, request, *, email: str, password: str, otp: str) -> Identity:
-        address = request.META.get("REMOTE_ADDR", "") if request is not None else ""
+        address = client_address(request.META) if request is not None else ""
         try:
             pair = token_obtain(
                 email=email, password=password, otp=otp, address=address, request=request

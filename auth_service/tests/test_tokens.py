@@ -159,3 +159,25 @@ def test_refresh_reads_the_account_afresh(api):
     access = api.post(REFRESH, {"refresh": pair["refresh"]}).json()["access"]
 
     assert (claims_of(access)["roles"], claims_of(access)["is_staff"]) == (["customer"], False)
+
+
+def test_the_address_guard_counts_the_client_the_gateway_saw_not_the_gateway(api, settings):
+    """Every request reaches auth_service from the gateway: the address guard must count the
+    address the gateway appended to ``X-Forwarded-For``, or one attacker locks everyone out."""
+    settings.LOGIN_GUARD = {**settings.LOGIN_GUARD, "ADDRESS_FAILURES": 3}
+    UserFactory(email="kim@example.com")
+    attacker = {"REMOTE_ADDR": "10.0.0.9", "HTTP_X_FORWARDED_FOR": "203.0.113.7"}
+    for n in range(3):
+        # whatever the attacker claims first, the gateway's own entry comes last
+        spoofed = {**attacker, "HTTP_X_FORWARDED_FOR": f"198.51.100.{n}, 203.0.113.7"}
+        response = api.post(TOKEN, {"email": f"x{n}@example.com", "password": "Bad-1"}, **spoofed)
+        assert_error(response, 401, "invalid_credentials")
+
+    assert_error(
+        api.post(TOKEN, {"email": "kim@example.com", "password": PASSWORD}, **attacker),
+        429,
+        "throttled",
+    )
+    customer = {"REMOTE_ADDR": "10.0.0.9", "HTTP_X_FORWARDED_FOR": "192.0.2.44"}
+    signed_in = api.post(TOKEN, {"email": "kim@example.com", "password": PASSWORD}, **customer)
+    assert signed_in.status_code == 200

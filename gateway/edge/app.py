@@ -33,6 +33,7 @@ from service_kit.api.errors import error_body
 from service_kit.auth.verify import TokenInvalid, verify
 from service_kit.http.breaker import BREAKER_STATE, breaker_for
 from service_kit.ops.context import clean_request_id, request_id_var, user_id_var
+from service_kit.ops.forwarded import client_address
 
 from .cors import Cors
 from .http1 import ReadTimeout, UpstreamError
@@ -277,13 +278,7 @@ class EdgeApplication:
 
     # -- steps ------------------------------------------------------------------------------
     def client_address(self, environ) -> str:
-        peer = environ.get("REMOTE_ADDR") or ""
-        if self.trusted_proxies:
-            forwarded = environ.get("HTTP_X_FORWARDED_FOR")
-            if forwarded:
-                hops = [hop.strip() for hop in forwarded.split(",")]
-                return hops[-min(self.trusted_proxies, len(hops))] or peer
-        return peer
+        return client_address(environ, self.trusted_proxies)
 
     def charge_public(self, exchange: Exchange, start_response, address: str):
         route = exchange.route

@@ -22,6 +22,7 @@ from rest_framework.response import Response
 
 from .api.errors import Conflict, IdempotencyKeyReused
 from .models import IdempotencyKey
+from .ops.forwarded import client_address
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -32,7 +33,7 @@ def caller_of(request) -> str:
     user = getattr(request, "user", None)
     if getattr(user, "is_authenticated", False):
         return f"user:{user.pk}"
-    return f"anonymous:{request.META.get('REMOTE_ADDR', '')}"
+    return f"anonymous:{client_address(request.META)}"
 
 
 def request_fingerprint(request) -> str:

@@ -66,6 +66,22 @@ forwarded_prefix: contextvars.ContextVar[str] = contextvars.ContextVar(
 )
 
 
+def client_address(meta, trusted_proxies: int | None = None) -> str:
+    """The client's address for a request's ``META`` (or a WSGI environ).
+
+    ``trusted_proxies`` (setting ``TRUSTED_PROXIES``, default 1: our gateway) is how many proxies
+    in front of this process append the address they were called from to ``X-Forwarded-For``;
+    the entry the outermost of them wrote is the client. Entries before it were written by the
+    client itself and prove nothing. Without the header (a direct call) it is ``REMOTE_ADDR``.
+    """
+    peer = meta.get("REMOTE_ADDR") or ""
+    if trusted_proxies is None:
+        trusted_proxies = getattr(settings, "TRUSTED_PROXIES", 1)
+    forwarded = meta.get("HTTP_X_FORWARDED_FOR") if trusted_proxies > 0 else None
+    hops = [hop.strip() for hop in (forwarded or "").split(",") if hop.strip()]
+    return hops[-min(trusted_proxies, len(hops))] if hops else peer
+
+
 def clean_prefix(value: str | None) -> str:
     """``/admin/products`` from the header's value, or ``""`` when there is none or it is not a
     plain path (trailing slashes are dropped; ``/`` alone means no prefix)."""
