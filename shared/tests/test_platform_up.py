@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import urllib.request
@@ -82,6 +83,17 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait(10)
 
 
+def assert_every_demo_product_is_in_stock(data) -> None:
+    """The demo catalogue (product_service) and the demo stock (inventory_service) name the same
+    SKUs: a newcomer's first order must not find the shelf empty."""
+    with sqlite3.connect(data / "product.sqlite3") as products:
+        skus = {sku for (sku,) in products.execute("SELECT sku FROM catalogue_product")}
+    with sqlite3.connect(data / "inventory.sqlite3") as inventory:
+        stocked = dict(inventory.execute("SELECT sku, on_hand FROM stock_stockitem"))
+    assert skus, "no demo products"
+    assert {sku: stocked.get(sku, 0) for sku in skus if not stocked.get(sku)} == {}
+
+
 def test_up_brings_every_service_to_ready_twice(platform_env, tmp_path):
     base = int(platform_env["PLATFORM_PORT_BASE"])
     for attempt in ("first", "second"):
@@ -104,5 +116,7 @@ def test_up_brings_every_service_to_ready_twice(platform_env, tmp_path):
                     assert f"{name}.worker" in output  # one worker per service, none for gateway
                 assert "gateway.worker" not in output
                 assert "demo staff    staff@demo.local / Demo-" in output
+                if attempt == "first":
+                    assert_every_demo_product_is_in_stock(tmp_path / "var")
             finally:
                 stop(proc)

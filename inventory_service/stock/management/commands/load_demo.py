@@ -12,18 +12,18 @@ from stock.services import stock_adjust
 
 #: SKU → units on hand. The names are the contract with product_service's demo catalogue.
 DEMO_STOCK = {
-    "DEMO-MUG-BLUE": 40,
-    "DEMO-MUG-RED": 35,
-    "DEMO-TEE-S": 25,
-    "DEMO-TEE-M": 60,
-    "DEMO-TEE-L": 45,
-    "DEMO-CAP": 30,
-    "DEMO-SOCKS": 100,
-    "DEMO-BAG": 20,
-    "DEMO-POSTER": 50,
-    "DEMO-PEN": 80,
-    "DEMO-NOTEBOOK": 70,
-    "DEMO-BOTTLE": 55,
+    "DEMO-MUG-WHITE": 40,
+    "DEMO-MUG-BLUE": 35,
+    "DEMO-MUG-RED": 25,
+    "DEMO-CUP-ESPRESSO": 60,
+    "DEMO-KETTLE-STEEL": 15,
+    "DEMO-TEAPOT-IRON": 10,
+    "DEMO-TEA-EARLGREY": 100,
+    "DEMO-TEA-SENCHA": 80,
+    "DEMO-COFFEE-BEANS": 120,
+    "DEMO-NOTEBOOK-A5": 70,
+    "DEMO-PEN-FOUNTAIN": 20,
+    "DEMO-PENCIL-SET": 45,
 }
 
 
