@@ -19,6 +19,7 @@ __all__ = ["BENCHMARKS", "Benchmark", "Context", "main", "register"]
 def main() -> int:
     from . import (  # noqa: F401  (registers each benchmark, in report order)
         catalogue,
+        footprint,
         gateway,
         identity,
         reservations,
