@@ -7,7 +7,7 @@ SERVICE_DIRS := gateway auth_service user_service product_service inventory_serv
 
 .DEFAULT_GOAL := help
 .PHONY: help install install-test tools up migrate test lint image-check e2e bench clean \
-	images push-images deploy smoke
+	images push-images deploy rollback smoke
 
 help:
 	@echo "make up      run the whole platform (embedded profile: nothing to install but Python)"
@@ -79,6 +79,10 @@ deploy:
 	helm upgrade --install platform charts/platform --namespace $(NAMESPACE) --create-namespace \
 	  -f charts/platform/values-$(ENV).yaml --set global.image.registry=$(REGISTRY) \
 	  --set global.image.tag=$(TAG) --rollback-on-failure --wait --timeout 15m
+
+# Back to the release before the current one (after a smoke test failed on a good deploy).
+rollback:
+	helm rollback platform --namespace $(NAMESPACE) --wait --timeout 15m
 
 smoke: install
 	$(PY) -m service_kit.testing.smoke $(SMOKE_URL)

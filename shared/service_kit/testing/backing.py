@@ -19,6 +19,9 @@ import pytest
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
 RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+#: The broker's management API, for a broker with no ``rabbitmqctl`` beside the tests (a service
+#: container in CI): ``http://guest:guest@rabbitmq:15672``. Unset: ``rabbitmqctl``.
+RABBITMQ_API_URL = os.environ.get("TEST_RABBITMQ_API_URL", "")
 URLS = {"postgres": POSTGRES_URL, "rabbitmq": RABBITMQ_URL, "redis": REDIS_URL}
 
 #: One id per test run, shared by the processes it starts (set once, inherited by children).
@@ -99,6 +102,20 @@ def _rabbitmqctl(*args: str) -> None:
     subprocess.run([ctl, *args], check=True, capture_output=True, timeout=60)
 
 
+def _rabbitmq_api(method: str, path: str, body: dict | None = None) -> None:
+    import requests
+
+    url = urlsplit(RABBITMQ_API_URL)
+    response = requests.request(
+        method,
+        f"{url.scheme}://{url.hostname}:{url.port or 15672}/api{path}",
+        json=body,
+        auth=(url.username or "guest", url.password or "guest"),
+        timeout=30,
+    )
+    response.raise_for_status()
+
+
 _vhost_created = False
 
 
@@ -109,8 +126,13 @@ def create_vhost() -> str:
     vhost = vhost_name()
     if not _vhost_created:
         user = urlsplit(RABBITMQ_URL).username or "guest"
-        _rabbitmqctl("add_vhost", vhost)
-        _rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*")
+        if RABBITMQ_API_URL:
+            _rabbitmq_api("PUT", f"/vhosts/{vhost}")
+            everything = {"configure": ".*", "write": ".*", "read": ".*"}
+            _rabbitmq_api("PUT", f"/permissions/{vhost}/{user}", everything)
+        else:
+            _rabbitmqctl("add_vhost", vhost)
+            _rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*")
         _vhost_created = True
     return f"{RABBITMQ_URL}/{vhost}"
 
@@ -118,7 +140,10 @@ def create_vhost() -> str:
 def delete_vhost() -> None:
     global _vhost_created
     if _vhost_created:
-        _rabbitmqctl("delete_vhost", vhost_name())
+        if RABBITMQ_API_URL:
+            _rabbitmq_api("DELETE", f"/vhosts/{vhost_name()}")
+        else:
+            _rabbitmqctl("delete_vhost", vhost_name())
         _vhost_created = False
 
 
