@@ -20,6 +20,8 @@ PACKAGES = {
     "groovy": "groovy",
     "chromium": "chromium",
     "chromedriver": "chromium-driver",
+    "node": "nodejs",  # the CRD schema validators of the chart (npm packages)
+    "npm": "npm",
 }
 
 

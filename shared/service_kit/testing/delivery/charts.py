@@ -1,11 +1,614 @@
-"""Placeholder until the charts artifacts land: reports that they are missing."""
+"""The Helm chart (``charts/platform``), checked by the tools that read it.
+
+1. ``helm lint`` (helm-python-sdk, Helm's own library) with each values file.
+2. Rendering with each of ``values.yaml``, ``values-staging.yaml`` and ``values-production.yaml``
+   (Helm applies ``values.schema.json`` first), and wrong values that the schema must refuse.
+3. Every rendered core object against the Kubernetes 1.30 schema (kubernetes-validate, strict:
+   an unknown field fails).
+4. Istio, Prometheus Operator and External Secrets objects against their CRDs' schemas, by the
+   validators the ``@kubernetes-models`` npm packages generate from those CRDs (installed on
+   first use under ``var/``). Those validators ignore unknown fields, so the Node script below
+   also watches which fields a validator reads: one it never reads is not in the schema, and is
+   refused as Kubernetes' strict field validation would.
+5. The policies the chart promises, so that none can silently disappear: non-root, read-only
+   root filesystem, no privilege escalation, every capability dropped, probes on web, requests
+   and limits everywhere, a PDB per web Deployment, HPAs, graceful shutdown, migration hook Jobs
+   without a mesh sidecar and with their settings created before them, no Secret values, STRICT
+   mTLS and no mesh retry of a non-idempotent method.
+"""
 
 from __future__ import annotations
 
+import functools
+import json
+import re
+import shutil
+import subprocess
+import tempfile
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from service_kit.conf import REPO_ROOT
 
+CHART = Path("charts/platform")
+VALUES_FILES = ("values.yaml", "values-staging.yaml", "values-production.yaml")
+#: The values files that describe a real environment: the mesh, autoscaling and external
+#: secrets must be on in them.
+ENVIRONMENTS = ("values-staging.yaml", "values-production.yaml")
+RELEASE, NAMESPACE = "platform", "platform-check"
+KUBERNETES_VERSION = "1.30"
+
+#: Values that values.schema.json must refuse (a typo'd key, a wrong type, a root uid).
+WRONG_VALUES = (
+    {"defaults": {"web": {"replica": 2}}},
+    {"defaults": {"worker": {"replicas": "two"}}},
+    {"podSecurity": {"runAsUser": 0}},
+    {"istio": {"mtlsMode": "DISABLE"}},
+)
+
+#: The kit's hard task time limit (service_kit.messaging.app, task_time_limit): the longest a
+#: worker's warm shutdown can take.
+WARM_SHUTDOWN_SECONDS = 300
+
+IDEMPOTENT_METHODS = {"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"}
+
+#: CRD groups and the npm package whose validators know them (pinned).
+CRD_PACKAGES = {
+    "networking.istio.io": ("@kubernetes-models/istio", "3.0.1"),
+    "security.istio.io": ("@kubernetes-models/istio", "3.0.1"),
+    "monitoring.coreos.com": ("@kubernetes-models/prometheus-operator", "6.0.0"),
+    "external-secrets.io": ("@kubernetes-models/external-secrets", "2.0.0"),
+}
+VALIDATORS_DIR = REPO_ROOT / "var" / "tools" / "crd-validators"
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when there: renders are big
+
+# Reads [{"label", "object"}] on stdin, prints one list of problems per object. A Proxy records
+# the fields the generated validator reads, and whether it listed an object's keys (a map, or
+# additionalProperties): a field of a non-listed object that was never read is unknown.
+NODE_SCRIPT = r"""
+import { readFileSync } from "node:fs";
+const GROUPS = JSON.parse(process.argv[2]);
+
+function watch(value, path, seen) {
+  if (value === null || typeof value !== "object") return value;
+  const record = { path, value, read: new Set(), listed: false };
+  seen.push(record);
+  const copy = Array.isArray(value)
+    ? value.map((item, i) => watch(item, `${path}/${i}`, seen))
+    : Object.fromEntries(
+        Object.entries(value).map(([k, v]) => [k, watch(v, `${path}/${k}`, seen)]));
+  return new Proxy(copy, {
+    get(target, key, receiver) { record.read.add(key); return Reflect.get(target, key, receiver); },
+    has(target, key) { record.read.add(key); return Reflect.has(target, key); },
+    getOwnPropertyDescriptor(target, key) {
+      record.read.add(key);
+      return Reflect.getOwnPropertyDescriptor(target, key);
+    },
+    ownKeys(target) { record.listed = true; return Reflect.ownKeys(target); },
+  });
+}
+
+async function check(object) {
+  const [group, version] = String(object.apiVersion).split("/");
+  if (!GROUPS[group]) return [`no CRD schema known for ${object.apiVersion}`];
+  let models;
+  try { models = await import(`${GROUPS[group]}/${group}/${version}`); }
+  catch { return [`no CRD schema for ${object.apiVersion}`]; }
+  const Model = models[object.kind];
+  if (!Model) return [`no CRD schema for ${object.kind} in ${object.apiVersion}`];
+  const seen = [];
+  const problems = [];
+  try { Model.prototype.validate.call(watch(object, "", seen)); }
+  catch (error) { problems.push(String(error.message)); }
+  for (const record of seen) {
+    if (Array.isArray(record.value) || record.listed) continue;
+    for (const key of Object.keys(record.value)) {
+      if (!record.read.has(key)) problems.push(`${record.path}/${key}: unknown field`);
+    }
+  }
+  return problems;
+}
+
+const items = JSON.parse(readFileSync(0, "utf8"));
+const results = [];
+for (const item of items) results.push(await check(item.object));
+process.stdout.write(JSON.stringify(results));
+"""
+
 
 def check(root: Path = REPO_ROOT) -> list[str]:
-    return ["charts: not built yet"]
+    chart_dir = root / CHART
+    if not (chart_dir / "Chart.yaml").is_file():
+        return [f"charts: {CHART}/Chart.yaml is missing"]
+    try:
+        import helm_python  # noqa: F401 - the tools are test requirements
+        import kubernetes_validate  # noqa: F401
+    except ImportError as exc:
+        return [f"charts: a validator is not installed ({exc.name}): make install-test"]
+
+    problems: list[str] = []
+    renders: dict[str, list[dict]] = {}
+    for name in VALUES_FILES:
+        values, trouble = _values(chart_dir, name)
+        if trouble:
+            problems.append(trouble)
+            continue
+        problems += _lint(chart_dir, name, values)
+        objects, trouble = _render(chart_dir, values)
+        if trouble:
+            problems.append(f"{name}: {trouble}")
+            continue
+        renders[name] = objects
+    problems += _schema_refuses_wrong_values(chart_dir)
+
+    custom: list[tuple[str, dict]] = []
+    for name, objects in renders.items():
+        for obj in objects:
+            label = f"{name}: {obj.get('kind')} {obj.get('metadata', {}).get('name')}"
+            group = str(obj.get("apiVersion", "")).rpartition("/")[0]
+            if group in CRD_PACKAGES:
+                custom.append((label, obj))
+            else:
+                problems += _validate_core(label, obj)
+        problems += [
+            f"{name}: {p}" for p in policy_problems(objects, environment=name in ENVIRONMENTS)
+        ]
+    problems += _validate_custom(custom)
+    return problems
+
+
+# -- Helm ----------------------------------------------------------------------------------------
+
+
+def _values(chart_dir: Path, name: str) -> tuple[dict, str | None]:
+    path = chart_dir / name
+    if not path.is_file():
+        return {}, f"{CHART}/{name} is missing"
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        return {}, f"{name}: not YAML: {exc}"
+    # values.yaml is the chart's defaults: Helm reads it itself.
+    return ({} if name == "values.yaml" else values), None
+
+
+def _lint(chart_dir: Path, name: str, values: dict) -> list[str]:
+    import helm_python
+
+    report = helm_python.lint(chart_dir, values, kube_version=f"v{KUBERNETES_VERSION}.0")
+    found = [f"{name}: helm lint: {error}" for error in report.get("errors") or ()]
+    # Severity 2 is a warning, 3 an error (1, info, is advice such as "icon is recommended").
+    found += [
+        f"{name}: helm lint: {m['path']}: {m['error']}"
+        for m in report.get("messages") or ()
+        if m.get("severity", 0) >= 2
+    ]
+    return found
+
+
+def _render(chart_dir: Path, values: dict) -> tuple[list[dict], str | None]:
+    from helm_python import Chart, HelmError
+
+    try:
+        with Chart.load(chart_dir) as chart:
+            manifests = chart.render(values, name=RELEASE, namespace=NAMESPACE)
+    except HelmError as exc:
+        return [], f"helm refused the chart: {exc}"
+    objects = []
+    for template, text in sorted(manifests.items()):
+        if not template.endswith((".yaml", ".yml")):
+            continue  # NOTES.txt
+        try:
+            documents = list(yaml.load_all(text, Loader=_Loader))
+        except yaml.YAMLError as exc:
+            return [], f"{template} does not render to YAML: {exc}"
+        for doc in documents:
+            if doc is None:
+                continue
+            if not isinstance(doc, dict) or "kind" not in doc or "apiVersion" not in doc:
+                return [], f"{template} renders something that is not a Kubernetes object"
+            objects.append(doc)
+    return objects, None
+
+
+def _schema_refuses_wrong_values(chart_dir: Path) -> list[str]:
+    from helm_python import Chart, HelmError, HelmValuesError
+
+    found = []
+    with Chart.load(chart_dir) as chart:
+        if chart.schema is None:
+            return [f"{CHART}/values.schema.json is missing"]
+        for wrong in WRONG_VALUES:
+            try:
+                chart.render(wrong, name=RELEASE, namespace=NAMESPACE)
+            except HelmValuesError:
+                continue  # refused by the schema, as it must be
+            except HelmError as exc:
+                found.append(f"wrong values {json.dumps(wrong)} pass the schema (then: {exc})")
+            else:
+                found.append(f"values.schema.json accepts wrong values {json.dumps(wrong)}")
+    return found
+
+
+# -- schemas -------------------------------------------------------------------------------------
+
+
+def _validate_core(label: str, obj: dict) -> list[str]:
+    import jsonschema
+
+    validator = _core_validator(obj["apiVersion"], obj["kind"])
+    if validator is None:
+        return [
+            f"{label}: {obj['apiVersion']} {obj['kind']} is not in Kubernetes {KUBERNETES_VERSION}"
+        ]
+    error = jsonschema.exceptions.best_match(validator.iter_errors(obj))
+    if error is None:
+        return []
+    where = ".".join(str(part) for part in error.absolute_path)
+    return [f"{label}: Kubernetes {KUBERNETES_VERSION} schema: {where}: {error.message}"]
+
+
+@functools.cache
+def _core_validator(api_version: str, kind: str):
+    """kubernetes-validate's strict schema of one kind, as its ``validate()`` builds it (which
+    parses the 1.30 definitions, megabytes of JSON, again for every object: here once a kind)."""
+    import jsonschema
+    import referencing
+    from kubernetes_validate.utils import schema_contents
+
+    folder = f"kubernetes-json-schema/v{KUBERNETES_VERSION}.0-local-strict"
+    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    try:
+        schema = schema_contents(
+            f"{folder}/{kind.lower()}-{group_version}.json", KUBERNETES_VERSION
+        )
+    except FileNotFoundError:
+        return None
+    # Both documents carry their $id (/api/…): the registry resolves the references by it.
+    registry = referencing.Registry()
+    registry = referencing.Resource.from_contents(schema) @ registry
+    registry = referencing.Resource.from_contents(_core_definitions()) @ registry
+    return jsonschema.Draft202012Validator(schema, registry=registry)
+
+
+@functools.cache
+def _core_definitions() -> dict:
+    from kubernetes_validate.utils import schema_contents
+
+    folder = f"kubernetes-json-schema/v{KUBERNETES_VERSION}.0-local-strict"
+    return schema_contents(f"{folder}/_definitions.json", KUBERNETES_VERSION)
+
+
+def _validate_custom(items: list[tuple[str, dict]]) -> list[str]:
+    if not items:
+        return []
+    folder, trouble = _crd_validators()
+    if trouble:
+        return [f"charts: CRD validators unavailable: {trouble}"]
+    groups = {group: package for group, (package, _) in CRD_PACKAGES.items()}
+    (folder / "validate.mjs").write_text(NODE_SCRIPT)
+    payload = json.dumps([{"label": label, "object": obj} for label, obj in items])
+    result = subprocess.run(
+        ["node", "validate.mjs", json.dumps(groups)],
+        cwd=folder,
+        input=payload,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if result.returncode != 0:
+        return [f"charts: the CRD validator failed: {result.stderr.strip()[-2000:]}"]
+    found = []
+    for (label, _), problems in zip(items, json.loads(result.stdout), strict=True):
+        found += [f"{label}: CRD schema: {problem}" for problem in problems]
+    return found
+
+
+def _crd_validators() -> tuple[Path, str | None]:
+    """The npm packages, installed once (pinned) into a folder outside the source tree."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not (node and npm):
+        return VALIDATORS_DIR, "node and npm are needed (apt-get install nodejs npm)"
+    wanted = sorted(set(CRD_PACKAGES.values()))
+    if all(_installed(VALIDATORS_DIR, package) == version for package, version in wanted):
+        return VALIDATORS_DIR, None
+    VALIDATORS_DIR.parent.mkdir(parents=True, exist_ok=True)
+    # Installed aside and moved in whole, so a run that is stopped leaves no half install.
+    staging = Path(tempfile.mkdtemp(prefix="crd-validators-", dir=VALIDATORS_DIR.parent))
+    (staging / "package.json").write_text(
+        json.dumps({"name": "crd-validators", "private": True, "type": "module"})
+    )
+    result = subprocess.run(
+        [
+            npm,
+            "install",
+            "--prefix",
+            str(staging),
+            "--no-audit",
+            "--no-fund",
+            "--ignore-scripts",
+            "--engine-strict=false",
+            "--loglevel=error",
+            *(f"{package}@{version}" for package, version in wanted),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if result.returncode != 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        return VALIDATORS_DIR, f"npm install failed: {result.stderr.strip()[-1000:]}"
+    shutil.rmtree(VALIDATORS_DIR, ignore_errors=True)
+    staging.rename(VALIDATORS_DIR)
+    return VALIDATORS_DIR, None
+
+
+def _installed(folder: Path, package: str) -> str | None:
+    try:
+        return json.loads((folder / "node_modules" / package / "package.json").read_text())[
+            "version"
+        ]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+# -- policies ------------------------------------------------------------------------------------
+
+
+def policy_problems(objects: list[dict], *, environment: bool) -> list[str]:
+    """What the chart promises, checked on one render. ``environment``: a staging or production
+    values file, where autoscaling, the mesh and external secrets must be on."""
+    found: list[str] = []
+    by_kind: dict[str, list[dict]] = {}
+    for obj in objects:
+        by_kind.setdefault(obj["kind"], []).append(obj)
+    deployments = by_kind.get("Deployment", [])
+    jobs = by_kind.get("Job", [])
+
+    for obj in by_kind.get("Secret", []):
+        found.append(f"Secret {_name(obj)}: the chart must not carry secret values")
+    for obj in deployments + jobs:
+        found += _pod_problems(obj)
+
+    webs = [d for d in deployments if _component(d) == "web"]
+    if not webs:
+        found.append("no web Deployment rendered")
+    for web in webs:
+        found += _web_problems(web)
+        if not _covering(web, by_kind.get("PodDisruptionBudget", [])):
+            found.append(f"Deployment {_name(web)}: no PodDisruptionBudget selects its pods")
+        targets = {
+            h["spec"]["scaleTargetRef"]["name"] for h in by_kind.get("HorizontalPodAutoscaler", [])
+        }
+        if environment and _name(web) not in targets:
+            found.append(f"Deployment {_name(web)}: no HorizontalPodAutoscaler")
+    for worker in (d for d in deployments if _component(d) == "worker"):
+        grace = worker["spec"]["template"]["spec"].get("terminationGracePeriodSeconds", 30)
+        if grace <= WARM_SHUTDOWN_SECONDS:
+            found.append(
+                f"Deployment {_name(worker)}: terminationGracePeriodSeconds {grace} is not above "
+                f"the worker's warm shutdown ({WARM_SHUTDOWN_SECONDS} s)"
+            )
+    for beat in (d for d in deployments if _component(d) == "beat"):
+        if (
+            beat["spec"].get("replicas") != 1
+            or beat["spec"].get("strategy", {}).get("type") != "Recreate"
+        ):
+            found.append(
+                f"Deployment {_name(beat)}: beat must be one replica with the Recreate strategy"
+            )
+
+    found += _migration_problems(webs, jobs, objects)
+    found += _mesh_problems(by_kind, webs, environment=environment)
+    if environment:
+        secrets_made = {
+            e["spec"].get("target", {}).get("name") for e in by_kind.get("ExternalSecret", [])
+        }
+        for web in webs:
+            for name in _secret_names(web):
+                if name not in secrets_made:
+                    found.append(f"Deployment {_name(web)}: Secret {name} has no ExternalSecret")
+    return found
+
+
+def _name(obj: dict) -> str:
+    return obj.get("metadata", {}).get("name", "?")
+
+
+def _component(obj: dict) -> str | None:
+    return obj.get("metadata", {}).get("labels", {}).get("app.kubernetes.io/component")
+
+
+def _pod(obj: dict) -> dict:
+    return obj["spec"]["template"]["spec"]
+
+
+def _pod_problems(obj: dict) -> list[str]:
+    found = []
+    label = f"{obj['kind']} {_name(obj)}"
+    pod = _pod(obj)
+    pod_context = pod.get("securityContext") or {}
+    if pod_context.get("runAsNonRoot") is not True or pod_context.get("runAsUser") in (0, None):
+        found.append(f"{label}: the pod must run as a non-root user (runAsNonRoot, runAsUser)")
+    for container in pod.get("initContainers", []) + pod.get("containers", []):
+        where = f"{label}, container {container.get('name')}"
+        context = container.get("securityContext") or {}
+        if context.get("readOnlyRootFilesystem") is not True:
+            found.append(f"{where}: readOnlyRootFilesystem must be true")
+        if context.get("allowPrivilegeEscalation") is not False:
+            found.append(f"{where}: allowPrivilegeEscalation must be false")
+        if context.get("privileged"):
+            found.append(f"{where}: must not be privileged")
+        if "ALL" not in (context.get("capabilities") or {}).get("drop", []):
+            found.append(f"{where}: capabilities must drop ALL")
+        if context.get("runAsUser") == 0 or context.get("runAsNonRoot") is False:
+            found.append(f"{where}: runs as root")
+        resources = container.get("resources") or {}
+        for kind in ("requests", "limits"):
+            if not {"cpu", "memory"} <= set(resources.get(kind) or {}):
+                found.append(f"{where}: resources.{kind} must set cpu and memory")
+    return found
+
+
+def _web_problems(web: dict) -> list[str]:
+    found = []
+    pod = _pod(web)
+    container = next((c for c in pod["containers"] if c.get("name") == "web"), pod["containers"][0])
+    where = f"Deployment {_name(web)}"
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        if not (container.get(probe) or {}).get("httpGet"):
+            found.append(f"{where}: no HTTP {probe}")
+    if (container.get("livenessProbe") or {}).get("httpGet", {}).get("path") != "/healthz":
+        found.append(f"{where}: the liveness probe must ask /healthz")
+    if (container.get("readinessProbe") or {}).get("httpGet", {}).get("path") not in (
+        "/readyz",
+        "/healthz",
+    ):
+        found.append(f"{where}: the readiness probe must ask /readyz")
+    pause = (
+        ((container.get("lifecycle") or {}).get("preStop") or {}).get("sleep", {}).get("seconds")
+    )
+    if not pause:
+        found.append(f"{where}: no preStop pause")
+    elif pod.get("terminationGracePeriodSeconds", 30) <= pause:
+        found.append(f"{where}: terminationGracePeriodSeconds must be above the preStop pause")
+    return found
+
+
+def _covering(deployment: dict, budgets: list[dict]) -> bool:
+    labels = deployment["spec"]["template"]["metadata"].get("labels", {})
+    for budget in budgets:
+        wanted = budget["spec"].get("selector", {}).get("matchLabels", {})
+        if wanted and all(labels.get(k) == v for k, v in wanted.items()):
+            return True
+    return False
+
+
+def _secret_names(obj: dict) -> list[str]:
+    return [v["secret"]["secretName"] for v in _pod(obj).get("volumes", []) if "secret" in v]
+
+
+def _hook(obj: dict) -> tuple[set[str], int] | None:
+    annotations = obj.get("metadata", {}).get("annotations") or {}
+    if "helm.sh/hook" not in annotations:
+        return None
+    events = {e.strip() for e in annotations["helm.sh/hook"].split(",")}
+    return events, int(annotations.get("helm.sh/hook-weight", "0"))
+
+
+def _migration_problems(webs: list[dict], jobs: list[dict], objects: list[dict]) -> list[str]:
+    found = []
+    migrations = [j for j in jobs if _component(j) == "migrate"]
+    services = {w["metadata"]["labels"].get("app.kubernetes.io/name") for w in webs}
+    migrated = {j["metadata"]["labels"].get("app.kubernetes.io/name") for j in migrations}
+    for service in sorted(services - migrated):
+        found.append(f"service {service}: no migration Job")
+    named = {(o["kind"], _name(o)): o for o in objects}
+    made_by = {
+        o["spec"].get("target", {}).get("name"): o for o in objects if o["kind"] == "ExternalSecret"
+    }
+    for job in migrations:
+        where = f"Job {_name(job)}"
+        hook = _hook(job)
+        if not hook or not {"pre-install", "pre-upgrade"} <= hook[0]:
+            found.append(f"{where}: must be a pre-install and pre-upgrade hook")
+            continue
+        template = job["spec"]["template"]["metadata"]
+        inject = {
+            (template.get("labels") or {}).get("sidecar.istio.io/inject"),
+            (template.get("annotations") or {}).get("sidecar.istio.io/inject"),
+        }
+        if "false" not in inject or "true" in inject:
+            found.append(
+                f'{where}: the mesh sidecar must be off (sidecar.istio.io/inject: "false")'
+            )
+        # What the Job reads must exist before it: created by an earlier hook.
+        needs = [
+            ("ConfigMap", ref["configMapRef"]["name"])
+            for c in _pod(job)["containers"]
+            for ref in c.get("envFrom", [])
+            if "configMapRef" in ref
+        ]
+        needs += [
+            ("ExternalSecret", made_by[s]["metadata"]["name"])
+            for s in _secret_names(job)
+            if s in made_by
+        ]
+        for kind, name in needs:
+            source = named.get((kind, name))
+            source_hook = _hook(source) if source else None
+            if not source_hook or not hook[0] <= source_hook[0] or source_hook[1] >= hook[1]:
+                found.append(f"{where}: {kind} {name} must be a hook created before the Job")
+    return found
+
+
+def _mesh_problems(
+    by_kind: dict[str, list[dict]], webs: list[dict], *, environment: bool
+) -> list[str]:
+    found = []
+    peer = by_kind.get("PeerAuthentication", [])
+    if environment and not any(p["spec"].get("mtls", {}).get("mode") == "STRICT" for p in peer):
+        found.append("no PeerAuthentication with STRICT mutual TLS")
+    for p in peer:
+        if p["spec"].get("mtls", {}).get("mode") not in ("STRICT", None):
+            found.append(f"PeerAuthentication {_name(p)}: mutual TLS must be STRICT")
+    for service in by_kind.get("VirtualService", []):
+        for index, route in enumerate(service["spec"].get("http", [])):
+            where = f"VirtualService {_name(service)}, route {route.get('name', index)}"
+            retries = route.get("retries")
+            if retries is None:
+                # Istio's default retries every method on connection failures.
+                found.append(
+                    f"{where}: retries must be explicit (attempts: 0 for non-idempotent methods)"
+                )
+            elif retries.get("attempts", 0) > 0 and not _idempotent_only(route):
+                found.append(f"{where}: retries a method that is not idempotent (POST, PATCH)")
+            if not route.get("timeout"):
+                found.append(f"{where}: no timeout")
+    if environment:
+        policies = by_kind.get("AuthorizationPolicy", [])
+        for web in webs:
+            labels = web["spec"]["template"]["metadata"].get("labels", {})
+            if not any(
+                all(
+                    labels.get(k) == v
+                    for k, v in p["spec"].get("selector", {}).get("matchLabels", {}).items()
+                )
+                and p["spec"].get("selector")
+                and p["spec"].get("action", "ALLOW") == "ALLOW"
+                for p in policies
+            ):
+                found.append(
+                    f"Deployment {_name(web)}: no AuthorizationPolicy says who may call it"
+                )
+        if not by_kind.get("DestinationRule"):
+            found.append("no DestinationRule (connection pools, outlier detection)")
+    return found
+
+
+def _idempotent_only(route: dict) -> bool:
+    """Whether every match of the route names idempotent methods only (no match: every method)."""
+    matches = route.get("match") or []
+    if not matches:
+        return False
+    for match in matches:
+        method = match.get("method") or {}
+        if "exact" in method:
+            names = {method["exact"]}
+        elif "regex" in method:
+            names = set(method["regex"].strip("^$()").split("|"))
+        else:
+            return False
+        if not names or not names <= IDEMPOTENT_METHODS:
+            return False
+    return True
+
+
+def rendered(values: dict[str, Any] | None = None, root: Path = REPO_ROOT) -> list[dict]:
+    """The chart's objects rendered with ``values`` (for tests and for looking at it)."""
+    objects, trouble = _render(root / CHART, values or {})
+    if trouble:
+        raise ValueError(trouble)
+    return objects
