@@ -59,3 +59,16 @@ def test_replay_action_puts_the_message_back_on_its_queue(admin_client, letter):
     assert message is not None
     assert message.headers["task"] == "events.note.created"
     assert json.loads(message.body)[0][0] == letter.envelope
+
+
+def test_letters_waiting_for_an_operator_are_a_gauge_until_replayed(client, letter):
+    """``DeadLetters`` alerts on this gauge: it keeps firing until someone replays the letters."""
+
+    def waiting() -> str:
+        body = client.get("/metrics").content.decode()
+        return [line for line in body.splitlines() if line.startswith("messaging_dead_letters_")]
+
+    assert 'messaging_dead_letters_waiting{task="events.note.created"} 1.0' in waiting()
+
+    DeadLetter.objects.filter(pk=letter.pk).update(replayed_at=letter.created_at)
+    assert not [line for line in waiting() if "_waiting{" in line]

@@ -41,19 +41,38 @@ DUPLICATES = Counter(
 
 
 class OutboxCollector:
-    """Outbox lag, read from this service's database at scrape time."""
+    """Outbox lag and dead letters waiting for an operator, read from this service's database at
+    scrape time (so they stay true across restarts and whichever process is scraped)."""
 
     def collect(self):
+        from django.db.models import Count
+
         from service_kit.messaging.outbox import outbox_stats
+        from service_kit.models import DeadLetter
 
         try:
             pending, age = outbox_stats()
+            waiting = (
+                DeadLetter.objects.filter(replayed_at__isnull=True)
+                .values_list("task")
+                .annotate(count=Count("id"))
+                .order_by()
+            )
+            waiting = list(waiting)
         except Exception:  # noqa: BLE001 - a scrape must not fail because the database is down
             return
         yield GaugeMetricFamily("outbox_pending_messages", "Outbox rows not yet published", pending)
         yield GaugeMetricFamily(
             "outbox_oldest_pending_seconds", "Age of the oldest unpublished outbox row", age
         )
+        letters = GaugeMetricFamily(
+            "messaging_dead_letters_waiting",
+            "Dead letters not replayed yet, by task",
+            labels=["task"],
+        )
+        for task, count in waiting:
+            letters.add_metric([task], count)
+        yield letters
 
 
 def metrics_view(request):
