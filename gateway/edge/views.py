@@ -22,6 +22,7 @@ import urllib3
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularSwaggerView
 from urllib3.exceptions import HTTPError, ReadTimeoutError
 
@@ -243,6 +244,7 @@ class PlatformDocsView(SpectacularSwaggerView):
 
     title = "Platform API"
 
+    @extend_schema(exclude=True)  # a page about the API, not part of it (as its parent says)
     def get(self, request, *args, **kwargs):
         response = super().get(request, *args, **kwargs)
         response.data["settings"] = swagger_ui_settings(request)

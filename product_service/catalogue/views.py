@@ -92,10 +92,6 @@ class ProductListApi(CatalogueApi):
     def get_queryset(self):
         return selectors.product_list(include_inactive=self.visibility() == "staff")
 
-    @extend_schema(
-        parameters=[_ETAG_PARAMETER],
-        responses={200: ProductSerializer(many=True), 304: _NOT_MODIFIED},
-    )
     @staticmethod
     def list_key(query, visibility: str, base_url: str) -> str | None:
         if set(query) <= QUERY_PARAMETERS and all(len(query.getlist(k)) == 1 for k in query):
@@ -106,6 +102,10 @@ class ProductListApi(CatalogueApi):
     def public_key(self, request, **kwargs) -> str | None:
         return self.list_key(request.GET, "public", request.build_absolute_uri("/"))
 
+    @extend_schema(
+        parameters=[_ETAG_PARAMETER],
+        responses={200: ProductSerializer(many=True), 304: _NOT_MODIFIED},
+    )
     def get(self, request: Request) -> HttpResponse:
         key = self.list_key(request.query_params, self.visibility(), self.base_url())
         if key is not None:
@@ -149,12 +149,12 @@ class ProductDetailApi(CatalogueApi):
             key=self.kwargs["key"], include_inactive=self.visibility() == "staff"
         )
 
-    @extend_schema(
-        parameters=[_ETAG_PARAMETER], responses={200: ProductSerializer, 304: _NOT_MODIFIED}
-    )
     def public_key(self, request, **kwargs) -> str | None:
         return cache.entry_key("product", "public", request.build_absolute_uri("/"), kwargs["key"])
 
+    @extend_schema(
+        parameters=[_ETAG_PARAMETER], responses={200: ProductSerializer, 304: _NOT_MODIFIED}
+    )
     def get(self, request: Request, key: str) -> HttpResponse:
         cache_key = cache.entry_key("product", self.visibility(), self.base_url(), key)
         rendered = cache.cached(cache_key, lambda: self.get_serializer(self.get_object()).data)

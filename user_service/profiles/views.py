@@ -89,11 +89,14 @@ class AddressDetailApi(generics.GenericAPIView):
     permission_classes = [IsUser]
     serializer_class = AddressSerializer
 
-    def get(self, request: Request, address_id: UUID) -> Response:
-        user_id = caller_id(request)
+    def get_object(self):
+        """The caller's own address (DRF's ``OPTIONS`` asks for it too, to describe ``PUT``)."""
+        user_id = caller_id(self.request)
         selectors.profile_get_active(user_id=user_id)
-        address = selectors.address_get(user_id=user_id, address_id=address_id)
-        return Response(self.get_serializer(address).data)
+        return selectors.address_get(user_id=user_id, address_id=self.kwargs["address_id"])
+
+    def get(self, request: Request, address_id: UUID) -> Response:
+        return Response(self.get_serializer(self.get_object()).data)
 
     def put(self, request: Request, address_id: UUID) -> Response:
         return self._update(request, address_id, partial=False)
@@ -107,10 +110,9 @@ class AddressDetailApi(generics.GenericAPIView):
 
     def _update(self, request: Request, address_id: UUID, *, partial: bool) -> Response:
         user_id = caller_id(request)
-        selectors.profile_get_active(user_id=user_id)
         # Not found comes before validation errors: nobody learns anything about another
         # user's address by sending it a bad body.
-        selectors.address_get(user_id=user_id, address_id=address_id)
+        self.get_object()
         serializer = self.get_serializer(data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         address = services.address_update(
@@ -124,6 +126,10 @@ class AvatarApi(generics.GenericAPIView):
     # Uploads only: the kit's body middleware lets multipart through to here.
     parser_classes = [MultiPartParser]
     serializer_class = AvatarUploadSerializer
+
+    def get_object(self):
+        """The caller's profile (DRF's ``OPTIONS`` asks for it, to describe ``PUT``)."""
+        return selectors.profile_get_active(user_id=caller_id(self.request))
 
     @extend_schema(request=AvatarUploadSerializer, responses=ProfileSerializer)
     def put(self, request: Request) -> Response:

@@ -88,26 +88,42 @@ class ApiBodyMiddleware:
         length = request.META.get("CONTENT_LENGTH") or "0"
         size = int(length) if length.isdigit() else 0
         if size > self.max_body:
-            return error_response(
-                413,
-                "payload_too_large",
-                "The request body is too large.",
-                {"max_bytes": self.max_body},
-            )
+            return self.too_large(self.max_body)
         if size == 0:
             return None
         media_type = request.content_type or ""
         if media_type == "multipart/form-data":
             return None
         if not (media_type == "application/json" or media_type.endswith("+json")):
+            self.drain(request)
             return error_response(
                 415,
                 "unsupported_media_type",
                 f'Unsupported media type "{media_type}" in request.',
                 {"supported": ["application/json"]},
             )
+        # A JSON body is read whole into memory, where Django's own (smaller) limit applies;
+        # over it, reading would raise, and the answer would be a bare 400.
+        in_memory = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if in_memory is not None and size > in_memory:
+            self.drain(request)
+            return self.too_large(in_memory)
         try:
             request.kit_json = json.loads(request.body)
         except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
             return error_response(400, "parse_error", f"JSON parse error - {exc}")
         return None
+
+    @staticmethod
+    def drain(request) -> None:
+        """Read (and drop) a body refused unread, at most ``max_body`` bytes: a server that
+        answers and closes while the client is still sending resets the connection, and the
+        client (or the gateway in front) sees the reset, never the answer."""
+        while request.read(64 * 1024):
+            pass
+
+    @staticmethod
+    def too_large(max_bytes: int):
+        return error_response(
+            413, "payload_too_large", "The request body is too large.", {"max_bytes": max_bytes}
+        )
