@@ -56,7 +56,7 @@ lint: install-test tools
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m service_kit.testing.lint
-	# delivery validators: wired in as they land
+	$(PY) -m service_kit.testing.delivery
 
 bench: install-test
 	$(PY) -m service_kit.bench

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,6 +60,9 @@ def _secret_key(var: Path) -> str:
     key = env_value("SECRET_KEY")
     if key:
         return key
+    if os.environ.get("PLATFORM_PROFILE", "embedded") != "embedded":
+        # Every replica must sign with the same key: a key made here would differ per process.
+        raise ImproperlyConfigured("SECRET_KEY (or SECRET_KEY_FILE) must be set in this profile.")
     # Embedded profile: a development key made on first start, kept outside the source tree.
     path = var / "secret_key"
     if not path.exists():
@@ -273,15 +277,16 @@ def service_settings(
         "SESSION_COOKIE_NAME": f"{service}_sessionid",
         "CSRF_COOKIE_NAME": f"{service}_csrftoken",
         "SESSION_COOKIE_HTTPONLY": True,
-        "SESSION_COOKIE_SECURE": env.bool("SECURE_COOKIES", False),
-        "CSRF_COOKIE_SECURE": env.bool("SECURE_COOKIES", False),
-        "SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https"),
+        **https_settings(),
         # The admin behind the gateway: /admin/<service>/ (service_kit.ops.forwarded). With the
         # forwarded host, the browser's Origin (the gateway's) passes the CSRF check; the public
         # host must be in ALLOWED_HOSTS.
         "TRUST_FORWARDED_PREFIX": trust_forwarded,
         "FORWARDED_PREFIX_MOUNT": "admin/",
         "USE_X_FORWARDED_HOST": env.bool("USE_X_FORWARDED_HOST", trust_forwarded),
+        # Proxies in front that append to X-Forwarded-For (the gateway: 1; an ingress before it:
+        # 2): the client's address is the entry the outermost wrote (ops.forwarded).
+        "TRUSTED_PROXIES": env.int("TRUSTED_PROXIES", 1 if trust_forwarded else 0),
         "DATA_UPLOAD_MAX_MEMORY_SIZE": env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440),
         "MAX_REQUEST_BODY_SIZE": env.int("MAX_REQUEST_BODY_SIZE", 10 * 1024 * 1024),
         "REST_FRAMEWORK": {
@@ -306,6 +311,11 @@ def service_settings(
             "SWAGGER_UI_DIST": "SIDECAR",
             "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
             "REDOC_DIST": "SIDECAR",
+            # Every operation documents the one error body (service_kit.api.openapi).
+            "POSTPROCESSING_HOOKS": [
+                "drf_spectacular.hooks.postprocess_schema_enums",
+                "service_kit.api.openapi.document_errors",
+            ],
         },
         "LOGGING": logging_settings(service),
         "SENTRY_DSN": env_value("SENTRY_DSN", ""),
@@ -347,6 +357,44 @@ def service_settings(
     }
     settings.update(extra)
     return settings
+
+
+def https_settings() -> dict[str, Any]:
+    """HTTPS behind a proxy. TLS ends at the ingress in front of the gateway, which says so in
+    ``X-Forwarded-Proto`` (the gateway passes it on to the services it proxies).
+
+    ``HTTPS_ONLY`` (the image sets it; off by default, so that the embedded profile and local
+    runs work on plain http://127.0.0.1) says users reach the platform over HTTPS only: cookies
+    are then sent over HTTPS only and browsers are told to keep to HTTPS (HSTS, a year by
+    default). Each part can still be set on its own: ``SECURE_COOKIES``, ``SECURE_HSTS_SECONDS``,
+    ``SECURE_HSTS_INCLUDE_SUBDOMAINS``, ``SECURE_HSTS_PRELOAD``, ``SECURE_SSL_REDIRECT``.
+    """
+    https_only = env.bool("HTTPS_ONLY", False)
+    secure_cookies = env.bool("SECURE_COOKIES", https_only)
+    return {
+        "SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https"),
+        "SESSION_COOKIE_SECURE": secure_cookies,
+        "CSRF_COOKIE_SECURE": secure_cookies,
+        # Sent on HTTPS answers only (SecurityMiddleware), so harmless on plain http.
+        "SECURE_HSTS_SECONDS": env.int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if https_only else 0),
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS": env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True),
+        "SECURE_HSTS_PRELOAD": env.bool("SECURE_HSTS_PRELOAD", False),
+        # Off by default: redirecting plain HTTP is the ingress's job (see SILENCED_SYSTEM_CHECKS).
+        # Turn it on only where users reach this process directly; probes and scrapes still
+        # answer over plain HTTP.
+        "SECURE_SSL_REDIRECT": env.bool("SECURE_SSL_REDIRECT", False),
+        "SECURE_REDIRECT_EXEMPT": [r"^healthz$", r"^readyz$", r"^metrics$"],
+        "SILENCED_SYSTEM_CHECKS": [
+            # security.W008 (SECURE_SSL_REDIRECT off): plain HTTP never reaches us from users;
+            # the ingress redirects it. Inside the cluster the gateway, the other services,
+            # Prometheus and the kubelet's probes speak plain HTTP over the mesh (mTLS), with no
+            # X-Forwarded-Proto: a redirect here would send each of them away.
+            "security.W008",
+            # security.W021 (HSTS preload off): the preload list binds the whole registrable
+            # domain for good; that is its owner's decision (SECURE_HSTS_PRELOAD), not a default.
+            "security.W021",
+        ],
+    }
 
 
 #: Local ports: gateway 8000, auth 8001 … payment 8006 (``PLATFORM_PORT_BASE`` moves the block).

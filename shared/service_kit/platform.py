@@ -41,8 +41,10 @@ class Service:
         port: int | None = None,
         workers: int = 1,
         threads: int = 4,
+        options: tuple[str, ...] = (),
     ) -> list[str]:
-        """The production WSGI server the benchmarks chose: granian (see README, Benchmarks)."""
+        """The production WSGI server the benchmarks chose: granian (see README, Benchmarks).
+        ``options`` are more granian options (the container's: worker respawn, kill timeout)."""
         return [
             _bin("granian"),
             "--interface",
@@ -58,6 +60,7 @@ class Service:
             "--no-ws",
             "--log-level",
             "warning",
+            *options,
             f"{self.project}.wsgi:application",
         ]
 
@@ -81,6 +84,10 @@ class Service:
             "INFO",
         ]
         return command + (["-B"] if embedded_beat else [])
+
+    def beat_command(self) -> list[str]:
+        """Celery beat on its own (the real profile: exactly one per service)."""
+        return [_bin("celery"), "-A", self.project, "beat", "-l", "INFO"]
 
     def manage(self, *args: str, env: dict | None = None, check: bool = True, **kwargs):
         return subprocess.run(

@@ -22,6 +22,18 @@ def test_schema_is_openapi_3_json(client, kwargs):
     assert "/api/v1/notes/" in schema["paths"]
 
 
+def test_every_operation_documents_the_error_body(client):
+    schema = json.loads(client.get("/api/schema/?format=json").content)
+
+    error = schema["components"]["schemas"]["Error"]
+    assert error["properties"]["error"]["required"] == ["code", "message", "details"]
+    operations = [op for item in schema["paths"].values() for op in item.values()]
+    assert operations
+    for operation in operations:
+        default = operation["responses"]["default"]["content"]["application/json"]["schema"]
+        assert default == {"$ref": "#/components/schemas/Error"}
+
+
 def test_swagger_ui_uses_local_assets(client):
     page = client.get("/api/docs/").content.decode()
     assert "swagger-ui" in page

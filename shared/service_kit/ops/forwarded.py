@@ -76,7 +76,7 @@ def client_address(meta, trusted_proxies: int | None = None) -> str:
     """
     peer = meta.get("REMOTE_ADDR") or ""
     if trusted_proxies is None:
-        trusted_proxies = getattr(settings, "TRUSTED_PROXIES", 1)
+        trusted_proxies = settings.TRUSTED_PROXIES
     forwarded = meta.get("HTTP_X_FORWARDED_FOR") if trusted_proxies > 0 else None
     hops = [hop.strip() for hop in (forwarded or "").split(",") if hop.strip()]
     return hops[-min(trusted_proxies, len(hops))] if hops else peer

@@ -14,8 +14,6 @@ import subprocess
 import uuid
 from urllib.parse import urlsplit
 
-import pytest
-
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
 RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -44,21 +42,23 @@ def reachable(name: str, timeout: float = 0.5) -> bool:
 def skip_unless(condition: bool, reason: str) -> None:
     """Skip a test that needs the real profile (PostgreSQL, Redis) when it is not what this run
     has; with REQUIRE_SERVICES (CI) that is a failure, never a silent skip."""
-    if condition:
-        return
-    if required():
-        pytest.fail(f"{reason} (REQUIRE_SERVICES is set)", pytrace=False)
-    pytest.skip(reason)
+    if not condition:
+        _refuse(reason)
 
 
 def require(*names: str) -> None:
     """Skip (or, with REQUIRE_SERVICES, fail) unless every named service answers."""
     missing = [name for name in names if not reachable(name)]
     if missing:
-        message = f"backing service(s) unreachable: {', '.join(missing)}"
-        if required():
-            pytest.fail(message + " (REQUIRE_SERVICES is set)", pytrace=False)
-        pytest.skip(message)
+        _refuse(f"backing service(s) unreachable: {', '.join(missing)}")
+
+
+def _refuse(reason: str) -> None:
+    import pytest  # here, not above: make image-check uses this module without pytest
+
+    if required():
+        pytest.fail(f"{reason} (REQUIRE_SERVICES is set)", pytrace=False)
+    pytest.skip(reason)
 
 
 def database_name(name: str) -> str:
