@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,13 +119,22 @@ def migrate(services=SERVICES) -> None:
         service.manage("migrate", "--noinput", "-v", "0")
 
 
-def load_demo(services=SERVICES) -> None:
-    """Each service's ``load_demo`` command, where it has one (idempotent by contract)."""
-    for service in services:
-        if any(service.path.glob("*/management/commands/load_demo.py")):
-            result = service.manage("load_demo", capture_output=True, text=True, check=False)
-            output = (result.stdout or result.stderr).strip()
-            print(f"demo data, {service.name}: {output}", flush=True)
+def prepare(services=SERVICES) -> None:
+    """Each service's ``prepare`` (migrate, demo data, static files), the services side by side:
+    seven Django starts in parallel instead of twenty-one in a row. Stops at the first failure."""
+
+    def one(service: Service) -> tuple[Service, subprocess.CompletedProcess]:
+        return service, service.manage("prepare", capture_output=True, text=True, check=False)
+
+    failed = []
+    with ThreadPoolExecutor(max_workers=len(services) or 1) as pool:
+        for service, result in pool.map(one, services):
+            output = (result.stdout + (result.stderr if result.returncode else "")).strip()
+            print(f"{service.name}: {output or 'ready to start'}", flush=True)
+            if result.returncode:
+                failed.append(service.name)
+    if failed:
+        raise SystemExit(f"could not prepare: {', '.join(failed)}")
 
 
 def processes(services=SERVICES) -> list[tuple[str, list[str], Path, dict[str, str]]]:
@@ -140,13 +150,11 @@ def processes(services=SERVICES) -> list[tuple[str, list[str], Path, dict[str, s
 def up(services=SERVICES) -> int:
     from honcho.manager import Manager
 
-    migrate(services)
-    load_demo(services)
+    prepare(services)
     for service in services:
         # Counters restart with the processes: stale files of dead ones must not add up.
         shutil.rmtree(data_dir() / "metrics" / service.name, ignore_errors=True)
         (data_dir() / "metrics" / service.name).mkdir(parents=True)
-        service.manage("collectstatic", "--noinput", "-v", "0")
     manager = Manager()
     for name, command, cwd, env in processes(services):
         manager.add_process(
