@@ -19,6 +19,7 @@ import requests
 from django_otp.oath import hotp
 
 from service_kit.conf import REPO_ROOT
+from service_kit.testing.api import SHIPPING_ADDRESS as ADDRESS
 from service_kit.testing.stack import Stack
 
 ARTIFACTS = REPO_ROOT / "reports" / "e2e"
@@ -210,17 +211,6 @@ def new_customer(gateway: str, **names: str) -> tuple[str, dict, dict]:
         "POST", "/api/v1/auth/register/", {"email": email, "password": PASSWORD, **names}, 201
     )
     return email, created, sign_in(gateway, email)
-
-
-ADDRESS = {
-    "name": "Ada Lovelace",
-    "line1": "1 Main St",
-    "line2": "",
-    "city": "Berlin",
-    "region": "",
-    "postal_code": "10115",
-    "country": "DE",
-}
 
 
 def place_order(api: Api, lines: list[tuple[dict, int]], payment_token: str = "tok_visa") -> dict:

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import edit
 
 from service_kit.conf import REPO_ROOT
 from service_kit.testing.delivery import charts
@@ -20,12 +21,6 @@ def tree(tmp_path: Path) -> Path:
     """A copy of the chart, the only part of the repository the validator reads."""
     shutil.copytree(REPO_ROOT / CHART, tmp_path / CHART)
     return tmp_path
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text, f"{old!r} not in {path.name}"
-    path.write_text(text.replace(old, new, 1))
 
 
 def reported(problems: list[str], *fragments: str) -> bool:

@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from conftest import edit
 from django.core.exceptions import ImproperlyConfigured
 
 from service_kit import conf, entrypoint
@@ -33,12 +34,6 @@ def tree(tmp_path: Path) -> Path:
         (tmp_path / manage.parent.name).mkdir()
         shutil.copy(manage, tmp_path / manage.parent.name / "manage.py")
     return tmp_path
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text, f"{old!r} not in {path.name}"
-    path.write_text(text.replace(old, new, 1))
 
 
 def test_the_repository_passes():

@@ -11,7 +11,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import wait_for
+from conftest import edit, wait_for
 
 from service_kit.conf import REPO_ROOT
 from service_kit.platform import BY_NAME
@@ -36,12 +36,6 @@ def tree(tmp_path: Path) -> Path:
                 (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(path, tmp_path / relative)
     return tmp_path
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text, f"{old!r} not in {path.name}"
-    path.write_text(text.replace(old, new, 1))
 
 
 def test_the_repository_passes():

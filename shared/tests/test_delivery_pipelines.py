@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from conftest import edit
 
 from service_kit.conf import REPO_ROOT
 from service_kit.testing.delivery import pipelines
@@ -30,12 +31,6 @@ def tree(baseline, tmp_path):
     root = tmp_path / "repo"
     shutil.copytree(baseline[0], root)
     return root
-
-
-def edit(path, old: str, new: str, count: int = 1) -> None:
-    text = path.read_text()
-    assert text.count(old) >= count, f"{old!r} not in {path.name}"
-    path.write_text(text.replace(old, new, count))
 
 
 def assert_reported(root, baseline, expected: str) -> None:

@@ -13,6 +13,7 @@ from test_identity_flow import PASSWORD, call
 
 from service_kit.platform import BY_NAME
 from service_kit.testing import backing
+from service_kit.testing.api import SHIPPING_ADDRESS
 from service_kit.testing.processes import Harness
 
 AUTH, PRODUCT, INVENTORY, ORDER, PAYMENT, GATEWAY = (
@@ -175,15 +176,7 @@ def place(
     token = token or customer_token(platform["auth"])
     body = {
         "lines": [{"product_id": platform["ids"][sku], "quantity": quantity}],
-        "shipping_address": {
-            "name": "Ada",
-            "line1": "1 Main St",
-            "line2": "",
-            "city": "Berlin",
-            "region": "",
-            "postal_code": "10115",
-            "country": "DE",
-        },
+        "shipping_address": SHIPPING_ADDRESS,
         "payment_token": payment_token,
     }
     status, order = call("POST", f"{platform[via].url}/api/v1/orders/", token, body)

@@ -30,6 +30,7 @@ from pathlib import Path
 import urllib3
 
 from service_kit.platform import SERVICES
+from service_kit.testing.api import SHIPPING_ADDRESS as ADDRESS
 from service_kit.testing.processes import free_port
 
 from .runner import Context, Row, register
@@ -38,15 +39,6 @@ TARGET_READY_S = 30.0
 TARGET_MEMORY_MB = 1536.0
 FINAL = {"CONFIRMED", "REJECTED", "CANCELLED", "FAILED", "REFUNDED"}
 SKU = "DEMO-COFFEE-BEANS"  # the demo catalogue's deepest stock (120 units)
-ADDRESS = {
-    "name": "Ada",
-    "line1": "1 Main St",
-    "line2": "",
-    "city": "Berlin",
-    "region": "",
-    "postal_code": "10115",
-    "country": "DE",
-}
 
 
 def _port_block() -> int:

@@ -33,6 +33,7 @@ from pathlib import Path
 import urllib3
 
 from service_kit.platform import BY_NAME, Service
+from service_kit.testing.api import SHIPPING_ADDRESS as ADDRESS
 from service_kit.testing.processes import Harness
 
 from .runner import Context, Row, register
@@ -48,15 +49,6 @@ SENDERS = 64
 STOCK = 1_000_000
 SKU = "BENCH-SAGA"
 FINAL = ("CONFIRMED", "REJECTED", "CANCELLED", "FAILED", "REFUNDED")
-ADDRESS = {
-    "name": "Ada",
-    "line1": "1 Main St",
-    "line2": "",
-    "city": "Berlin",
-    "region": "",
-    "postal_code": "10115",
-    "country": "DE",
-}
 
 PRODUCT_CODE = f"""
 from decimal import Decimal

@@ -11,6 +11,17 @@ from typing import Any
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+#: A valid shipping address (API.md), for the orders tests, e2e and benchmarks place.
+SHIPPING_ADDRESS = {
+    "name": "Ada",
+    "line1": "1 Main St",
+    "line2": "",
+    "city": "Berlin",
+    "region": "",
+    "postal_code": "10115",
+    "country": "DE",
+}
+
 
 @dataclass
 class Api:

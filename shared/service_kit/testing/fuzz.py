@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from service_kit.platform import BY_NAME, Service
+from service_kit.testing.api import SHIPPING_ADDRESS as ADDRESS
 
 from . import backing
 from .processes import Harness, Proc, free_port
@@ -56,15 +57,6 @@ ORDER_CLIENT = ("order", "hostile-order-client-secret-0123456789")
 ORDER_SCOPES = ("payments:read", "inventory:read", "products:read")
 #: sku → (price, stock)
 PRODUCTS = {"HOSTILE-MUG": ("12.50", 1000), "HOSTILE-LAMP": ("40.00", 1000)}
-ADDRESS = {
-    "name": "Ada Lovelace",
-    "line1": "1 Main St",
-    "line2": "",
-    "city": "Berlin",
-    "region": "",
-    "postal_code": "10115",
-    "country": "DE",
-}
 
 
 class _Harness(Harness):
