@@ -45,12 +45,13 @@ class ProcessedMessage(models.Model):
 
     message_id = models.UUIDField()
     handler = models.CharField(max_length=200)
-    processed_at = models.DateTimeField(auto_now_add=True, db_index=True)  # retention purge
+    processed_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["message_id", "handler"], name="processed_once")
         ]
+        indexes = [models.Index(fields=["processed_at"], name="processed_at_idx")]  # retention
 
     def __str__(self) -> str:
         return f"{self.handler} {self.message_id}"
