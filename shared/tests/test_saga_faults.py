@@ -1,15 +1,17 @@
-"""order_service when product_service is down: fast 503s with nothing written, then recovery."""
+"""order_service when product_service is down: fast 503s with nothing written, readiness naming
+the open breaker (still 200: the service answers), then recovery with no one's help."""
 
 from __future__ import annotations
 
 import time
 
 import pytest
-from conftest import query
+from conftest import query, wait_for
 from test_identity_flow import call
 from test_saga import TIMERS, customer_token, shell
 
 from service_kit.platform import BY_NAME
+from service_kit.testing.api import SHIPPING_ADDRESS
 
 AUTH, PRODUCT, ORDER = BY_NAME["auth"], BY_NAME["product"], BY_NAME["order"]
 
@@ -41,15 +43,7 @@ def test_orders_fail_fast_while_product_service_is_down_and_work_again(platform)
     token = customer_token(auth)
     body = {
         "lines": [{"product_id": product_id, "quantity": 1}],
-        "shipping_address": {
-            "name": "Ada",
-            "line1": "1 Main St",
-            "line2": "",
-            "city": "Berlin",
-            "region": "",
-            "postal_code": "10115",
-            "country": "DE",
-        },
+        "shipping_address": SHIPPING_ADDRESS,
         "payment_token": "tok_visa",
     }
     url = f"{order.url}/api/v1/orders/"
@@ -67,6 +61,11 @@ def test_orders_fail_fast_while_product_service_is_down_and_work_again(platform)
     assert query(harness, ORDER, "SELECT count(*) FROM orders_order") == [
         (1,)
     ]  # nothing half-written
+    status, ready = call("GET", f"{order.url}/readyz")
+    assert status == 200, ready  # still serving: only the calls that need product fail
+    assert ready["status"] == "degraded" and ready["degraded"] == ["product"], ready
+    # open, or half-open if the machine was slow: its reset timeout passed, no trial yet
+    assert ready["upstreams"]["product"]["breaker"] in ("open", "half_open"), ready
 
     harness.start_web(
         PRODUCT,
@@ -75,6 +74,15 @@ def test_orders_fail_fast_while_product_service_is_down_and_work_again(platform)
         JWT_JWKS_URL=f"{auth.url}/.well-known/jwks.json",
         **TIMERS,
     )
-    time.sleep(2.5)  # past the breaker's reset timeout: the next call is its trial
-    assert call("POST", url, token, body)[0] == 201
+    # No one resets anything: past the breaker's reset timeout the next order is its trial call,
+    # which closes it. Until then orders are refused fast, and none is written.
+    placed = wait_for(
+        lambda: call("POST", url, token, body)[0] == 201,
+        timeout=30,
+        interval=0.5,
+        what="an order to be taken again",
+    )
+    assert placed
     assert query(harness, ORDER, "SELECT count(*) FROM orders_order") == [(2,)]
+    status, ready = call("GET", f"{order.url}/readyz")
+    assert status == 200 and ready["status"] == "ok" and ready["degraded"] == [], ready

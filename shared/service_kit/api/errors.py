@@ -7,10 +7,13 @@ mapped here too, so no client ever sees HTML or a 500 for bad input.
 
 from __future__ import annotations
 
+import logging
+import sys
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -79,6 +82,18 @@ class ServiceUnavailable(ApplicationError):
     default_detail = "The service is temporarily unavailable."
 
 
+logger = logging.getLogger(__name__)
+
+#: The database not answering (server down or restarting, no connection slot, the pool's wait
+#: over): the request may succeed later, so it is a 503, never a 500.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+
+
+def _database_unavailable(exc: BaseException) -> ServiceUnavailable:
+    logger.warning("db.unavailable", extra={"error": f"{type(exc).__name__}: {exc}"[:300]})
+    return ServiceUnavailable("The service's database is unavailable; try again shortly.")
+
+
 #: DRF's exception classes and the contract's code for each (checked in MRO order).
 _CODES: tuple[tuple[type[Exception], str], ...] = (
     (exceptions.ValidationError, "validation_error"),
@@ -137,6 +152,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, DATABASE_UNAVAILABLE):
+        exc = _database_unavailable(exc)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # a real bug: Django's handler500 answers (in JSON, see server_error)
@@ -174,6 +191,11 @@ def not_found(request, exception=None):
 
 
 def server_error(request):
+    # Django calls this while handling the exception (outside DRF: a middleware, the admin).
+    exc = sys.exc_info()[1]
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        unavailable = _database_unavailable(exc)
+        return error_response(503, unavailable.default_code, str(unavailable.detail))
     return error_response(500, "server_error", "An unexpected error occurred; it has been logged.")
 
 

@@ -1,4 +1,11 @@
-"""``/healthz`` (the process answers) and ``/readyz`` (its database, cache and broker answer)."""
+"""``/healthz`` (the process answers) and ``/readyz`` (its database, cache and broker answer).
+
+``/readyz`` also reports the circuit breakers to other services that are not closed (their state
+is shared by every process through the cache): ``"status": "degraded"`` with ``degraded`` naming
+the upstreams and ``upstreams`` their breakers. That stays a 200: the service still answers (the
+calls that need the upstream fail fast), and taking it out of rotation would turn one service's
+outage into a wider one.
+"""
 
 from __future__ import annotations
 
@@ -38,6 +45,26 @@ def check_broker() -> None:
 CHECKS = {"database": check_database, "cache": check_cache, "broker": check_broker}
 
 
+def open_breakers() -> dict[str, dict]:
+    """The breakers (one per upstream, shared through the cache) that are open or half-open."""
+    from service_kit.http.breaker import CLOSED, breaker_for
+
+    config = settings.HTTP_CLIENT
+    found = {}
+    for name in getattr(settings, "UPSTREAMS", {}):
+        if name == settings.SERVICE_NAME:
+            continue
+        breaker = breaker_for(
+            name,
+            failures=config["BREAKER_FAILURES"],
+            reset_timeout=config["BREAKER_RESET_TIMEOUT"],
+        )
+        state = breaker.state
+        if state != CLOSED:
+            found[name] = {"breaker": state}
+    return found
+
+
 def _get_only(view):
     def wrapper(request):
         if request.method not in ("GET", "HEAD"):
@@ -72,10 +99,14 @@ def readyz(request):
             failed.append(name)
         else:
             results[name] = {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 2)}
+    # The breakers' state is in the cache: not asked for when the cache itself is down.
+    upstreams = open_breakers() if "cache" not in failed else {}
     body = {
-        "status": "unavailable" if failed else "ok",
+        "status": "unavailable" if failed else "degraded" if upstreams else "ok",
         "service": settings.SERVICE_NAME,
         "checks": results,
         "failed": failed,
+        "degraded": sorted(upstreams),
+        "upstreams": upstreams,
     }
     return JsonResponse(body, status=503 if failed else 200)
