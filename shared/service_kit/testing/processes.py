@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -239,8 +240,13 @@ class Harness:
 
     def cleanup(self) -> None:
         self.stop_all()
-        if self.profile == "real":
-            for name in list(self._databases):
+        if self.profile == "real" and self._databases:
+
+            def drop(name: str) -> None:
                 with contextlib.suppress(Exception):
                     backing.drop_database(name)
+
+            # side by side: one at a time takes half a minute on a busy server
+            with ThreadPoolExecutor(max_workers=len(self._databases)) as pool:
+                list(pool.map(drop, list(self._databases)))
             self._databases.clear()
