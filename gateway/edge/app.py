@@ -21,6 +21,7 @@ and its route's metrics; every answer carries ``X-Request-ID``.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 from http import HTTPStatus
@@ -42,6 +43,9 @@ from .metrics import REFUSED, THROTTLED, UPSTREAM_ERRORS, RouteMetrics
 from .proxy import BLOCK, BodyTooLarge, ClientBody, ClientBodyError, Upstream, UpstreamFailure
 from .proxy import read_body as read_client_body
 from .routes import ADMIN, STATIC, Route, Router, default_routes
+
+#: Bodies refused unread up to this size are read and dropped (see ``handle``).
+DISCARD_LIMIT = 64 * 1024
 
 logger = logging.getLogger(__name__)
 access_log = logging.getLogger("service_kit.access")
@@ -243,6 +247,12 @@ class EdgeApplication:
         else:
             refusal = self.authenticate(exchange, environ, start_response, address)
         if refusal is not None:
+            if 0 < length <= DISCARD_LIMIT:
+                # Read the small body nobody will use: a connection whose request body is still
+                # in flight cannot carry the client's next request (kept-alive clients, the
+                # admin's forms). A larger one is the server's to discard or close on.
+                with contextlib.suppress(ClientBodyError):
+                    read_client_body(environ.get("wsgi.input"), length)
             return refusal
 
         # 4. The upstream.
