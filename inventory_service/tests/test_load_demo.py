@@ -10,19 +10,19 @@ from stock.models import Adjustment, StockItem
 
 pytestmark = pytest.mark.django_db
 
-SKUS = [
+SKUS = [  # product_service's demo catalogue
+    "DEMO-MUG-WHITE",
     "DEMO-MUG-BLUE",
     "DEMO-MUG-RED",
-    "DEMO-TEE-S",
-    "DEMO-TEE-M",
-    "DEMO-TEE-L",
-    "DEMO-CAP",
-    "DEMO-SOCKS",
-    "DEMO-BAG",
-    "DEMO-POSTER",
-    "DEMO-PEN",
-    "DEMO-NOTEBOOK",
-    "DEMO-BOTTLE",
+    "DEMO-CUP-ESPRESSO",
+    "DEMO-KETTLE-STEEL",
+    "DEMO-TEAPOT-IRON",
+    "DEMO-TEA-EARLGREY",
+    "DEMO-TEA-SENCHA",
+    "DEMO-COFFEE-BEANS",
+    "DEMO-NOTEBOOK-A5",
+    "DEMO-PEN-FOUNTAIN",
+    "DEMO-PENCIL-SET",
 ]
 
 
@@ -44,21 +44,21 @@ def test_the_demo_skus_get_20_to_100_units_each_recorded_as_a_restock():
 
 def test_a_second_run_changes_nothing():
     load_demo()
-    StockItem.objects.filter(sku="DEMO-CAP").update(reserved=5)
+    StockItem.objects.filter(sku="DEMO-TEA-SENCHA").update(reserved=5)
 
     assert load_demo() == "0 demo SKU(s) stocked, 12 already had stock."
 
     assert dict(StockItem.objects.values_list("sku", "on_hand")) == DEMO_STOCK
-    assert StockItem.objects.get(sku="DEMO-CAP").reserved == 5
+    assert StockItem.objects.get(sku="DEMO-TEA-SENCHA").reserved == 5
     assert Adjustment.objects.count() == 12
 
 
 def test_a_sku_the_catalogue_made_with_no_stock_is_stocked_once():
-    StockItemFactory(sku="DEMO-PEN", on_hand=0)
-    StockItemFactory(sku="DEMO-BAG", on_hand=3)  # stock of its own: left alone
+    StockItemFactory(sku="DEMO-PEN-FOUNTAIN", on_hand=0)
+    StockItemFactory(sku="DEMO-PENCIL-SET", on_hand=3)  # stock of its own: left alone
 
     load_demo()
     load_demo()
 
-    assert StockItem.objects.get(sku="DEMO-PEN").on_hand == DEMO_STOCK["DEMO-PEN"]
-    assert StockItem.objects.get(sku="DEMO-BAG").on_hand == 3
+    assert StockItem.objects.get(sku="DEMO-PEN-FOUNTAIN").on_hand == DEMO_STOCK["DEMO-PEN-FOUNTAIN"]
+    assert StockItem.objects.get(sku="DEMO-PENCIL-SET").on_hand == 3

@@ -38,7 +38,7 @@ from .runner import Context, Row, register
 TARGET_READY_S = 30.0
 TARGET_MEMORY_MB = 1536.0
 FINAL = {"CONFIRMED", "REJECTED", "CANCELLED", "FAILED", "REFUNDED"}
-SKU = "DEMO-COFFEE-BEANS"  # the demo catalogue's deepest stock (120 units)
+SKU = "DEMO-COFFEE-BEANS"  # the demo catalogue's deepest stock (100 units)
 
 
 def _port_block() -> int:
