@@ -28,7 +28,7 @@ from service_kit.auth.verify import revoke_jti
 from service_kit.platform import BY_NAME
 from service_kit.testing import backing
 from service_kit.testing.contract import assert_error, token_cases
-from service_kit.testing.processes import Harness, free_port
+from service_kit.testing.processes import Harness, free_port, wait_for
 from service_kit.testing.tokens import TokenMint
 
 SERVICES = ["auth", "user", "product", "inventory", "order", "payment"]
@@ -59,16 +59,6 @@ def manage(harness: Harness, name: str, *args: str, **env: str) -> str:
 
 def log_of(harness: Harness, name: str) -> str:
     return (harness.folder / "logs" / f"{name}.web.log").read_text(errors="replace")
-
-
-def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Platform:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 import uuid
 
 import psycopg
@@ -15,6 +14,7 @@ from kombu import Connection, Queue
 
 from service_kit.messaging.app import DOMAIN_EVENTS, direct_to
 from service_kit.platform import BY_NAME
+from service_kit.testing.processes import wait_for
 
 PRODUCT, INVENTORY = BY_NAME["product"], BY_NAME["inventory"]
 
@@ -51,16 +51,6 @@ def query(harness, service, sql: str, params: tuple = ()) -> list[tuple]:
     with psycopg.connect(harness.database_for(service), autocommit=True) as conn:
         cursor = conn.execute(sql, params)
         return cursor.fetchall() if cursor.description else []
-
-
-def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def shell(harness, service, code: str) -> str:

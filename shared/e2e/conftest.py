@@ -20,6 +20,7 @@ from django_otp.oath import hotp
 
 from service_kit.conf import REPO_ROOT
 from service_kit.testing.api import SHIPPING_ADDRESS as ADDRESS
+from service_kit.testing.processes import wait_for
 from service_kit.testing.stack import Stack
 
 ARTIFACTS = REPO_ROOT / "reports" / "e2e"
@@ -49,16 +50,6 @@ def pytest_runtest_makereport(item, call):
     if report.when == "call":
         item.call_failed = report.failed
     return report
-
-
-def wait_for(predicate, timeout: float = 30.0, interval: float = 0.2, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 @dataclass

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 import urllib.request
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import psycopg
 import pytest
 
 from service_kit.platform import Service
+from service_kit.testing.processes import wait_for  # noqa: F401 - the suite imports it from here
 
 KIT_TESTS = Path(__file__).resolve().parent
 
@@ -40,16 +40,6 @@ def execute(harness, service: Service, sql: str, params: tuple = ()) -> None:
         return
     with sqlite3.connect(harness.folder / "data" / f"{service.name}.sqlite3", timeout=20) as conn:
         conn.execute(sql, params)
-
-
-def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def post_json(url: str, body: dict, headers: dict | None = None, timeout: float = 10.0):

@@ -34,7 +34,7 @@ import urllib3
 
 from service_kit.platform import BY_NAME, Service
 from service_kit.testing.api import SHIPPING_ADDRESS as ADDRESS
-from service_kit.testing.processes import Harness
+from service_kit.testing.processes import Harness, wait_for
 
 from .runner import Context, Row, register
 from .services import exists
@@ -97,16 +97,6 @@ def _query(harness: Harness, service: Service, sql: str, params: tuple = ()) -> 
         return conn.execute(sql, params).fetchall()
 
 
-def _wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise TimeoutError(f"timed out waiting for {what}")
-
-
 def percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..100); NaN for no values."""
     if not values:
@@ -147,7 +137,7 @@ class Platform:
 
         self.product_id = _shell(harness, product, PRODUCT_CODE)
         # The SKU reaches inventory from product.created; then it gets its stock.
-        _wait(
+        wait_for(
             lambda: _query(
                 harness, inventory, "SELECT 1 FROM stock_stockitem WHERE sku = %s", (SKU,)
             ),

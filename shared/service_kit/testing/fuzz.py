@@ -22,7 +22,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -36,7 +35,7 @@ from service_kit.platform import BY_NAME, Service
 from service_kit.testing.api import SHIPPING_ADDRESS as ADDRESS
 
 from . import backing
-from .processes import Harness, Proc, free_port
+from .processes import Harness, Proc, free_port, wait_for
 
 #: Every project with an API of its own, in the order they start (auth first: its JWKS).
 API_SERVICES = ("auth", "user", "product", "inventory", "order", "payment")
@@ -158,11 +157,12 @@ class Platform:
         pair = self.sign_in(email)
         account = Account(answer.body["id"], email, pair["access"], pair["refresh"])
         if profile:
-            wait_until(
+            wait_for(
                 lambda: (
                     self.call("GET", "user", "/api/v1/users/me/", token=account.access).status
                     == 200
                 ),
+                timeout=60,
                 what=f"the profile of {email}",
             )
         return account
@@ -210,7 +210,7 @@ class Platform:
             answer = self.call("GET", "order", f"/api/v1/orders/{order_id}/", token=account.access)
             return answer.body["status"] in final and answer.body
 
-        return wait_until(settled, timeout=timeout, what=f"order {order_id} to settle")
+        return wait_for(settled, timeout=timeout, what=f"order {order_id} to settle")
 
     # -- processes -------------------------------------------------------------------------
     def shell(self, name: str, code: str) -> str:
@@ -235,16 +235,6 @@ class Platform:
         with psycopg.connect(url, autocommit=True) as conn:
             cursor = conn.execute(sql, params)
             return cursor.fetchall() if cursor.description else []
-
-
-def wait_until(predicate, *, timeout: float = 60.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def _create_service_client(harness: Harness, env: dict, client: tuple[str, str], scopes) -> None:
@@ -336,8 +326,9 @@ def _seed_catalogue(platform: Platform, *, workers: bool) -> None:
     # Each SKU reaches inventory from product.created; then it gets its stock.
     skus = list(PRODUCTS)
     count = "SELECT count(*) FROM stock_stockitem WHERE sku = ANY(%s)"
-    wait_until(
+    wait_for(
         lambda: platform.query("inventory", count, (skus,))[0][0] == len(skus),
+        timeout=60,
         what="the catalogue's SKUs in inventory",
     )
     for sku, (_, stock) in PRODUCTS.items():
