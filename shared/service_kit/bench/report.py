@@ -101,7 +101,7 @@ def write(results: list[Result], machine: dict[str, Any], folder: Path) -> str:
     (folder / "bench.md").write_text(markdown)
     raw = {
         "machine": machine,
-        "argv": sys.argv,
+        "argv": ["python -m service_kit.bench", *sys.argv[1:]],  # no path of the machine
         "benchmarks": [
             {
                 "name": r.benchmark.name,
