@@ -11,13 +11,14 @@ import time
 import uuid
 
 import pytest
-from django.db import close_old_connections, connection
+from django.db import connection
 from stock.factories import StockItemFactory
 from stock.handlers import on_reserve
 from stock.models import Reservation, StockItem
 
 from service_kit.messaging.outbox import relay
 from service_kit.platform import BY_NAME
+from service_kit.testing.api import at_once
 from service_kit.testing.backing import skip_unless
 from service_kit.testing.processes import Harness
 
@@ -49,21 +50,8 @@ def test_100_concurrent_orders_for_20_units_on_postgresql_reserve_exactly_20():
     require_postgresql()
     StockItemFactory(sku="HOT", on_hand=UNITS, low_stock_threshold=0)
     messages = [reserve_message(str(uuid.uuid4()), ("HOT", 1)) for _ in range(ORDERS)]
-    results: list[str] = []
-    errors: list[BaseException] = []
-    start = threading.Barrier(ORDERS)
     done = threading.Event()
     peaks: list[tuple[int, int]] = []
-
-    def order(message: dict) -> None:
-        close_old_connections()
-        try:
-            start.wait()
-            results.append(on_reserve.apply(args=[message]).get())
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
 
     def watch() -> None:
         # What a reader sees while the orders run: reserved never above on hand.
@@ -74,16 +62,13 @@ def test_100_concurrent_orders_for_20_units_on_postgresql_reserve_exactly_20():
 
     watcher = threading.Thread(target=watch)
     watcher.start()
-    threads = [threading.Thread(target=order, args=(m,)) for m in messages]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    done.set()
-    watcher.join(10)
+    try:
+        results = at_once(lambda message: on_reserve.apply(args=[message]).get(), messages)
+    finally:
+        done.set()
+        watcher.join(10)
     relay.flush()
 
-    assert errors == []
     assert results == ["applied"] * ORDERS
     item = StockItem.objects.get(sku="HOT")
     assert (item.on_hand, item.reserved) == (UNITS, UNITS)
@@ -100,27 +85,9 @@ def test_concurrent_orders_with_a_short_line_reserve_nothing_of_their_other_line
     StockItemFactory(sku="PLENTY", on_hand=1000, low_stock_threshold=0)
     StockItemFactory(sku="SCARCE", on_hand=5, low_stock_threshold=0)
     messages = [reserve_message(str(uuid.uuid4()), ("PLENTY", 3), ("SCARCE", 1)) for _ in range(30)]
-    start = threading.Barrier(len(messages))
-    errors: list[BaseException] = []
-
-    def order(message: dict) -> None:
-        close_old_connections()
-        try:
-            start.wait()
-            on_reserve.apply(args=[message]).get()
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=order, args=(m,)) for m in messages]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    at_once(lambda message: on_reserve.apply(args=[message]).get(), messages)
     relay.flush()
 
-    assert errors == []
     stock = dict(StockItem.objects.values_list("sku", "reserved"))
     assert stock == {"PLENTY": 5 * 3, "SCARCE": 5}
     assert Reservation.objects.filter(state="RESERVED").count() == 5

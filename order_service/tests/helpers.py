@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from service_kit.messaging import Envelope
 from service_kit.models import OutboxMessage
+from service_kit.testing.stubs import JsonStub
 
 
 @dataclass
@@ -48,51 +46,28 @@ def clear_outbox() -> None:
 
 
 @dataclass
-class CatalogueStub:
+class CatalogueStub(JsonStub):
     """A stand-in for product_service's batch read (the outside of this service): answers
     ``GET /api/v1/products/?ids=…`` from ``products`` (hiding inactive ones, as it does for a
     non-staff caller unless ``show_inactive``), and records each request."""
 
     products: dict[str, dict[str, Any]] = field(default_factory=dict)
-    requests: list[dict[str, Any]] = field(default_factory=list)
     show_inactive: bool = True
     status: int = 200
 
-    def start(self) -> str:
-        stub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                url = urlsplit(self.path)
-                query = parse_qs(url.query)
-                stub.requests.append(
-                    {"path": url.path, "query": query, "auth": self.headers.get("Authorization")}
-                )
-                ids = query.get("ids", [""])[0].split(",")
-                results = [
-                    stub.products[i]
-                    for i in ids
-                    if i in stub.products and (stub.show_inactive or stub.products[i]["is_active"])
-                ]
-                body = json.dumps(
-                    {"count": len(results), "next": None, "previous": None, "results": results}
-                ).encode()
-                self.send_response(stub.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def answer(self, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        ids = request["query"].get("ids", [""])[0].split(",")
+        results = [
+            self.products[i]
+            for i in ids
+            if i in self.products and (self.show_inactive or self.products[i]["is_active"])
+        ]
+        return self.status, {
+            "count": len(results),
+            "next": None,
+            "previous": None,
+            "results": results,
+        }
 
     def add(self, product_id: str, sku: str, price: str, *, name: str = "", active: bool = True):
         self.products[product_id] = {

@@ -3,13 +3,10 @@ reservations, each service replaced by a local HTTP stand-in for its batch read.
 
 from __future__ import annotations
 
-import json
-import threading
 import uuid
 from datetime import timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode
 
 import pytest
 from django.utils import timezone
@@ -21,70 +18,43 @@ from orders.tasks import reconcile
 
 from service_kit.api import UpstreamUnavailable
 from service_kit.http import breaker_for
+from service_kit.testing.stubs import JsonStub
 
 pytestmark = pytest.mark.django_db
 
 S = OrderStatus
 
 
-class BatchStub:
+class BatchStub(JsonStub):
     """A service's ``GET <path>?order_ids=…`` (at most 100, paginated by ``page_size``, a
     ``next`` link while more are left) answered from ``rows`` by order id."""
 
     def __init__(self, path: str) -> None:
+        super().__init__()
         self.path = path
         self.rows: dict[str, dict] = {}
-        self.requests: list[dict] = []
         self.status = 200
         self.page_size: int | None = None  # forced, to make the stub paginate
 
-    def start(self) -> str:
-        stub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                url = urlsplit(self.path)
-                query = {k: v[0] for k, v in parse_qs(url.query).items()}
-                stub.requests.append(
-                    {"path": url.path, "query": query, "auth": self.headers.get("Authorization")}
-                )
-                if url.path != stub.path:
-                    return self.answer(404, {"error": {"code": "not_found"}})
-                if stub.status != 200:
-                    return self.answer(stub.status, {"error": {"code": "boom"}})
-                ids = query.get("order_ids", "").split(",")
-                if len(ids) > 100:
-                    return self.answer(400, {"error": {"code": "validation_error"}})
-                rows = [stub.rows[i] for i in ids if i in stub.rows]
-                size = stub.page_size or int(query.get("page_size", 20))
-                page = int(query.get("page", 1))
-                chunk = rows[(page - 1) * size : page * size]
-                following = None
-                if page * size < len(rows):
-                    following = f"http://{self.headers['Host']}{url.path}?" + urlencode(
-                        {**query, "page": page + 1}
-                    )
-                body = {"count": len(rows), "next": following, "previous": None, "results": chunk}
-                return self.answer(200, body)
-
-            def answer(self, status: int, body: dict):
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def answer(self, request: dict) -> tuple[int, dict]:
+        query = {key: values[0] for key, values in request["query"].items()}
+        if request["path"] != self.path:
+            return 404, {"error": {"code": "not_found"}}
+        if self.status != 200:
+            return self.status, {"error": {"code": "boom"}}
+        ids = query.get("order_ids", "").split(",")
+        if len(ids) > 100:
+            return 400, {"error": {"code": "validation_error"}}
+        rows = [self.rows[i] for i in ids if i in self.rows]
+        size = self.page_size or int(query.get("page_size", 20))
+        page = int(query.get("page", 1))
+        following = None
+        if page * size < len(rows):
+            following = f"http://{request['host']}{self.path}?" + urlencode(
+                {**query, "page": page + 1}
+            )
+        chunk = rows[(page - 1) * size : page * size]
+        return 200, {"count": len(rows), "next": following, "previous": None, "results": chunk}
 
 
 def _reset_breakers() -> None:
@@ -307,10 +277,10 @@ def test_orders_are_read_in_batches_of_a_hundred_with_the_service_token(services
         (reservations, reconciliation.RESERVATIONS_PATH),
     ):
         assert [r["path"] for r in stub.requests] == [path, path]
-        assert [len(r["query"]["order_ids"].split(",")) for r in stub.requests] == [100, 50]
-        assert {r["query"]["page_size"] for r in stub.requests} == {"100"}
+        assert [len(r["query"]["order_ids"][0].split(",")) for r in stub.requests] == [100, 50]
+        assert {r["query"]["page_size"][0] for r in stub.requests} == {"100"}
         assert {r["auth"] for r in stub.requests} == {"Bearer svc-order-token"}
-    asked = {i for r in payments.requests for i in r["query"]["order_ids"].split(",")}
+    asked = {i for r in payments.requests for i in r["query"]["order_ids"][0].split(",")}
     assert asked == {str(o.pk) for o in orders}
 
 

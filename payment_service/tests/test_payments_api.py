@@ -2,12 +2,11 @@
 concurrency (threads with their own connections on PostgreSQL)."""
 
 import json
-import threading
 import uuid
 from decimal import Decimal
 
 import pytest
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.test import Client
 from payments.factories import PaymentFactory
 from payments.models import Payment, PaymentStatus, Refund
@@ -15,6 +14,7 @@ from payments.providers.sandbox import SandboxProvider
 from payments.services import charge_idempotency_key
 
 from service_kit.messaging.outbox import relay
+from service_kit.testing.api import at_once
 from service_kit.testing.backing import skip_unless
 from service_kit.testing.contract import (
     TOKEN_CASE_IDS,
@@ -169,36 +169,20 @@ def test_concurrent_charges_of_one_order_charge_once(mint):
     headers = mint.headers(client_id="order", scopes=["payments:charge"])
     # Half retry with one key (409 while in flight, or the replay), half with keys of their own.
     keys = ["same"] * 4 + [f"own-{n}" for n in range(4)]
-    start = threading.Barrier(len(keys))
-    answers: list[tuple[int, dict, bool]] = []
-    errors: list[BaseException] = []
 
-    def charge(key: str) -> None:
-        close_old_connections()
-        try:
-            start.wait()
-            response = Client().post(
-                LIST,
-                data=json.dumps(body),
-                content_type="application/json",
-                HTTP_IDEMPOTENCY_KEY=key,
-                **headers,
-            )
-            replayed = response.get("Idempotent-Replayed") == "true"
-            answers.append((response.status_code, response.json(), replayed))
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
+    def charge(key: str) -> tuple[int, dict, bool]:
+        response = Client().post(
+            LIST,
+            data=json.dumps(body),
+            content_type="application/json",
+            HTTP_IDEMPOTENCY_KEY=key,
+            **headers,
+        )
+        return response.status_code, response.json(), response.get("Idempotent-Replayed") == "true"
 
-    threads = [threading.Thread(target=charge, args=(key,)) for key in keys]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    answers = at_once(charge, keys)
     relay.flush()
 
-    assert errors == []
     assert len(answers) == len(keys)
     payment = Payment.objects.get(order_id=body["order_id"])
     assert payment.status == PaymentStatus.SUCCEEDED

@@ -8,6 +8,7 @@ from profiles import services
 from profiles.factories import AddressFactory, ProfileFactory
 from profiles.models import Address
 
+from service_kit.testing.api import at_once
 from service_kit.testing.contract import assert_error
 
 pytestmark = pytest.mark.django_db
@@ -302,31 +303,14 @@ def test_the_database_refuses_a_country_that_is_not_two_capitals(profile):
 def test_concurrent_new_defaults_leave_exactly_one_default():
     # Real concurrent transactions (PostgreSQL in CI): the profile's row lock makes them take
     # turns, so none trips over the one-default constraint and the last one wins.
-    import threading
-
-    from django.db import connection
-
     profile = ProfileFactory()
-    errors: list[BaseException] = []
-    start = threading.Barrier(6)
 
-    def create(n: int) -> None:
-        try:
-            start.wait()
-            services.address_create(
-                user_id=profile.user_id, data={**WORK, "name": f"Address {n}", "is_default": True}
-            )
-        except Exception as exc:  # noqa: BLE001 - collected and asserted below
-            errors.append(exc)
-        finally:
-            connection.close()
+    at_once(
+        lambda n: services.address_create(
+            user_id=profile.user_id, data={**WORK, "name": f"Address {n}", "is_default": True}
+        ),
+        range(6),
+    )
 
-    threads = [threading.Thread(target=create, args=(n,)) for n in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-
-    assert errors == []
     assert Address.objects.filter(user=profile).count() == 6
     assert Address.objects.filter(user=profile, is_default=True).count() == 1
