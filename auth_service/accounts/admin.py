@@ -87,9 +87,16 @@ class ServiceClientAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            obj.save()
+            services.service_client_save(client=obj, changed=form.changed_data)
         else:
             obj._new_secret = services.service_client_set_secret(client=obj)
+
+    def delete_model(self, request, obj):
+        services.service_client_delete(client=obj)
+
+    def delete_queryset(self, request, queryset):
+        for client in queryset:
+            services.service_client_delete(client=client)
 
     def response_add(self, request, obj, post_url_continue=None):
         return self._secrets_page(request, [(obj.client_id, obj._new_secret)])

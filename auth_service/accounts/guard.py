@@ -3,6 +3,7 @@ the shared cache; past the limit, 429 with ``Retry-After`` until the window ends
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 
 from django.conf import settings
@@ -19,24 +20,42 @@ def _keys(email: str, address: str) -> dict[str, int]:
     }
 
 
-def check(email: str, address: str) -> None:
-    """Refuse at once (429) while the account or the address is locked out."""
-    keys = _keys(email, address)
-    counts = cache.get_many(list(keys))
-    if any(counts.get(key, 0) >= limit for key, limit in keys.items()):
-        raise Throttled(wait=settings.LOGIN_GUARD["WINDOW_SECONDS"])
+def _count(key: str, window: int) -> int:
+    """One more on ``key``'s counter, as one atomic step of the cache: the number it reached."""
+    for _ in range(3):
+        if cache.add(key, 1, timeout=window):
+            return 1
+        try:
+            return cache.incr(key)
+        except ValueError:  # expired between add and incr: start it again
+            continue
+    return 1
 
 
-def failed(email: str, address: str) -> None:
+def attempt(email: str, address: str) -> None:
+    """Count this sign-in attempt, then let it try the password only if the account and the
+    address are within their limits; else 429 with ``Retry-After``. Counting first is what
+    holds under concurrency: checking first let 30 simultaneous guesses all pass a limit of 5.
+    On Redis ``add`` and ``incr`` are atomic; the embedded profile's file cache does each as a
+    read and a write, so its counters may come out low under concurrent requests."""
     window = settings.LOGIN_GUARD["WINDOW_SECONDS"]
-    for key in _keys(email, address):
-        if not cache.add(key, 1, timeout=window):
-            try:
-                cache.incr(key)
-            except ValueError:
-                cache.set(key, 1, timeout=window)
+    keys = _keys(email, address)
+    counts = {key: _count(key, window) for key in keys}
+    if any(counts[key] > limit for key, limit in keys.items()):
+        _refund(keys)  # refused unheard: no password was tried
+        raise Throttled(wait=window)
 
 
-def succeeded(email: str) -> None:
+def _refund(keys) -> None:
+    for key in keys:
+        with contextlib.suppress(ValueError):  # gone (expired, or a success cleared it)
+            cache.decr(key)
+
+
+def succeeded(email: str, address: str | None = None) -> None:
+    """The right password: the account's count starts again, and the address is refunded the
+    attempt (a success is no guess)."""
     digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
     cache.delete(f"auth:login-failures:account:{digest}")
+    if address is not None:
+        _refund([f"auth:login-failures:address:{address}"])

@@ -69,3 +69,27 @@ class ServiceClient(models.Model):
 
     def __str__(self) -> str:
         return self.client_id
+
+
+class IssuedRefreshToken(models.Model):
+    """A refresh token auth_service issued, by its ``jti``: never the token itself, which would
+    be as good as a password to whoever reads the row. Each is good for one refresh; the tokens
+    descended from one sign-in share a ``family``, which a second use of any of them revokes
+    whole (RFC 9700, refresh token reuse detection)."""
+
+    jti = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="refresh_tokens")
+    family = models.UUIDField(db_index=True, help_text="The sign-in this token descends from.")
+    access_jti = models.CharField(
+        max_length=64, blank=True, help_text="The access token issued with it."
+    )
+    issued_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True, help_text="When it was refreshed.")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-issued_at"]
+
+    def __str__(self) -> str:
+        return self.jti

@@ -59,6 +59,10 @@ class PasswordChangeSerializer(serializers.Serializer):
     new_password = _password()
 
 
+class AccountEraseSerializer(serializers.Serializer):
+    password = _password(help_text="The account's password, asked again: a token is not enough.")
+
+
 class PasswordResetSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
 

@@ -30,13 +30,12 @@ from django_otp import devices_for_user
 from mfa.services import otp_verify
 from rest_framework.exceptions import AuthenticationFailed, ValidationError
 from rest_framework_simplejwt.exceptions import TokenError
-from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from service_kit.auth.verify import revoke_jti, revoke_user
+from service_kit.auth.verify import revoke_client, revoke_jti, revoke_user
 from service_kit.messaging import publish_event
 
 from . import guard
-from .models import ServiceClient, User
+from .models import IssuedRefreshToken, ServiceClient, User
 from .tokens import RefreshToken, backend, token_pair
 
 logger = logging.getLogger(__name__)
@@ -51,64 +50,95 @@ def token_obtain(
     so the error does not tell which accounts exist. With ``otp``, a current code of one of the
     user's confirmed TOTP devices: the tokens then say ``amr: ["pwd", "otp"]``; a wrong code
     gets the wrong password's answer and counts as a failure."""
-    guard.check(email, address)
+    guard.attempt(email, address)
     user = authenticate(request, email=email.strip().lower(), password=password)
     valid = user is not None and user.is_active
     if valid and otp:
         valid = otp_verify(user=user, otp=otp)
     if not valid:
-        guard.failed(email, address)
         raise AuthenticationFailed(
             "No active account with these credentials.", code=INVALID_CREDENTIALS
         )
-    guard.succeeded(email)
+    guard.succeeded(email, address)
     return token_pair(user, amr=["pwd", "otp"] if otp else ["pwd"])
 
 
 def _refresh_token(raw: str) -> RefreshToken:
     try:
-        return RefreshToken(raw)  # signature, expiry, type and the blacklist
+        return RefreshToken(raw)  # signature, expiry and type; whether it is spent: below
     except TokenError as exc:
         raise AuthenticationFailed(str(exc), code="token_not_valid") from exc
 
 
-@transaction.atomic
+def refresh_family_revoke(*, family: uuid.UUID) -> None:
+    """End one sign-in: every refresh token descended from it, and the access tokens issued
+    with them (refused everywhere through the shared revocation list until they expire)."""
+    now = timezone.now()
+    access_lifetime = settings.JWT["ACCESS_TOKEN_LIFETIME"]
+    with transaction.atomic():
+        revoked = list(
+            IssuedRefreshToken.objects.select_for_update()
+            .filter(family=family, revoked_at__isnull=True)
+            .values_list("access_jti", "issued_at")
+        )
+        IssuedRefreshToken.objects.filter(family=family, revoked_at__isnull=True).update(
+            revoked_at=now
+        )
+    for access_jti, issued_at in revoked:
+        if access_jti:
+            revoke_jti(access_jti, issued_at.timestamp() + access_lifetime)
+
+
 def token_refresh(*, refresh: str) -> dict[str, str]:
-    """Rotate: the old refresh token is blacklisted; claims are read afresh from the user, all
-    but how they signed in (``amr``), which the new pair carries on."""
+    """Rotate: each refresh token is good for one refresh; claims are read afresh from the user,
+    all but how they signed in (``amr``), which the new pair carries on. A token used again (a
+    copy in someone else's hands, or a race) revokes its whole family (RFC 9700): the thief and
+    the owner both sign in again, and the thief cannot."""
     old = _refresh_token(refresh)
-    user = User.objects.filter(pk=old["user_id"], is_active=True).first()
-    try:
-        old.blacklist()
-    except TokenError as exc:
-        raise AuthenticationFailed(str(exc), code="token_not_valid") from exc
-    if user is None:
-        raise AuthenticationFailed("The account is not active.", code="token_not_valid")
-    return token_pair(user, amr=old.get("amr"))
+    with transaction.atomic():
+        # The row lock makes concurrent refreshes of one token take turns: one wins.
+        issued = IssuedRefreshToken.objects.select_for_update().filter(jti=old["jti"]).first()
+        if issued is None:
+            raise AuthenticationFailed("Token is not known.", code="token_not_valid")
+        if issued.used_at is None and issued.revoked_at is None:
+            issued.used_at = timezone.now()
+            issued.save(update_fields=["used_at"])
+            user = User.objects.filter(pk=issued.user_id, is_active=True).first()
+            if user is None:
+                raise AuthenticationFailed("The account is not active.", code="token_not_valid")
+            return token_pair(user, amr=old.get("amr"), family=issued.family)
+    # Committed on its own although the caller gets a 401.
+    refresh_family_revoke(family=issued.family)
+    logger.warning(
+        "auth.refresh_token_reused",
+        extra={"user_id": str(issued.user_id), "family": str(issued.family)},
+    )
+    raise AuthenticationFailed(
+        "The refresh token was already used: its sign-in has ended.", code="token_not_valid"
+    )
 
 
-@transaction.atomic
 def logout(*, refresh: str, access_claims: dict) -> None:
-    """Blacklist the refresh token and revoke the access token's ``jti`` everywhere."""
+    """End the refresh token's sign-in and revoke the access token's ``jti`` everywhere."""
     token = _refresh_token(refresh)
     if str(token["user_id"]) != str(access_claims.get("user_id")):
         raise AuthenticationFailed("The refresh token is not yours.", code="token_not_valid")
-    token.blacklist()
+    issued = IssuedRefreshToken.objects.filter(jti=token["jti"]).first()
+    if issued is None:
+        raise AuthenticationFailed("Token is not known.", code="token_not_valid")
+    refresh_family_revoke(family=issued.family)
     revoke_jti(access_claims["jti"], access_claims["exp"])
 
 
 def revoke_all_refresh_tokens(user: User) -> None:
-    """Blacklist every live refresh token of the user (expired ones are refused anyway)."""
-    alive = OutstandingToken.objects.filter(
-        user=user, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True
-    )
-    BlacklistedToken.objects.bulk_create(
-        [BlacklistedToken(token=token) for token in alive], ignore_conflicts=True
-    )
+    """Revoke every live refresh token of the user (expired ones are refused anyway)."""
+    IssuedRefreshToken.objects.filter(
+        user=user, expires_at__gt=timezone.now(), revoked_at__isnull=True
+    ).update(revoked_at=timezone.now())
 
 
 def user_sessions_end(*, user: User) -> None:
-    """Every token the user holds stops working: refresh tokens are blacklisted here, access
+    """Every token the user holds stops working: refresh tokens are revoked here, access
     tokens are refused by every service (the shared revocation list) until they expire."""
     revoke_all_refresh_tokens(user)
     revoke_user(str(user.pk))
@@ -189,18 +219,23 @@ def user_deactivate(*, user: User) -> None:
     logger.info("auth.user_deactivated", extra={"user_id": str(user.pk)})
 
 
+def account_erase(*, user: User, password: str, address: str) -> None:
+    """``DELETE me/``: the account holder erases their account, their password asked again
+    (a stolen access token alone must not be enough to destroy an account)."""
+    _password_confirm(user=user, password=password, address=address, field="password")
+    user_erase(user=user)
+
+
 @transaction.atomic
 def user_erase(*, user: User) -> None:
     """The account holder's erasure: every personal field scrubbed, the row kept (its id still
-    keys the blacklist, the admin log and what other services hold), ``user.erased`` emitted so
+    keys its refresh tokens, the admin log and what other services hold), ``user.erased`` so
     they anonymise their part. Signing in, resetting the password and every token stop working.
     """
     user = User.objects.select_for_update().get(pk=user.pk)
     if user.erased_at is not None:
         return
     user_sessions_end(user=user)
-    # Refresh tokens carry the email claim: keep the rows (the blacklist), drop the text.
-    OutstandingToken.objects.filter(user=user).update(token="")
     user.email = f"erased+{user.pk.hex}@invalid"
     user.first_name = user.last_name = ""
     user.set_unusable_password()
@@ -226,14 +261,20 @@ RESET_TOKEN_INVALID = "The password reset token is not valid or has expired."
 RESET_SUBJECT = "Reset your password"
 
 
+def _password_confirm(*, user: User, password: str, address: str, field: str) -> None:
+    """The account holder proves it is them, not just their bearer token: counted by the
+    sign-in guard like a sign-in (a wrong password is a guess), a 400 on ``field`` if wrong."""
+    guard.attempt(user.email, address)
+    if not user.check_password(password):
+        raise ValidationError({field: [WRONG_PASSWORD]})
+    guard.succeeded(user.email, address)
+
+
 @transaction.atomic
 def password_change(*, user: User, old_password: str, new_password: str, address: str) -> None:
     """A new password; every session ends, this one included: the caller signs in again.
     Wrong current passwords count against the account like failed sign-ins."""
-    guard.check(user.email, address)
-    if not user.check_password(old_password):
-        guard.failed(user.email, address)
-        raise ValidationError({"old_password": [WRONG_PASSWORD]})
+    _password_confirm(user=user, password=old_password, address=address, field="old_password")
     _password_check(new_password, user=user, field="new_password")
     user.set_password(new_password)
     user.save(update_fields=["password"])
@@ -332,6 +373,21 @@ def service_client_set_secret(*, client: ServiceClient, secret: str | None = Non
     return secret
 
 
+def service_client_save(*, client: ServiceClient, changed: Iterable[str]) -> None:
+    """The admin's change form: switching a client off refuses its tokens everywhere at once."""
+    client.save()
+    if "is_active" in set(changed) and not client.is_active:
+        revoke_client(client.client_id)
+        logger.info("auth.service_client_deactivated", extra={"client_id": client.client_id})
+
+
+def service_client_delete(*, client: ServiceClient) -> None:
+    """A deleted client's tokens are refused everywhere at once, like a deactivated one's."""
+    client.delete()
+    revoke_client(client.client_id)
+    logger.info("auth.service_client_deleted", extra={"client_id": client.client_id})
+
+
 def service_token_issue(*, client_id: str, client_secret: str) -> dict:
     """A short-lived access token for a service identity: its ``client_id`` and ``scopes``, no
     ``user_id``. An unknown id, a wrong secret and a disabled client get one answer."""
@@ -349,11 +405,12 @@ def service_token_issue(*, client_id: str, client_secret: str) -> dict:
         logger.info("auth.service_token_refused", extra={"client_id": client_id[:64]})
         raise AuthenticationFailed("Unknown client or wrong secret.", code=INVALID_CLIENT)
     lifetime = int(settings.JWT["SERVICE_TOKEN_LIFETIME"])
-    now = int(time.time())
+    now = time.time()
     payload = {
         "jti": uuid.uuid4().hex,
-        "iat": now,
-        "exp": now + lifetime,
+        # Sub-second, like users' tokens: a revocation refuses what was issued up to its moment.
+        "iat": round(now, 6),
+        "exp": int(now) + lifetime,
         "token_type": "access",
         "client_id": client.client_id,
         "scopes": list(client.scopes),

@@ -7,7 +7,8 @@ same key set here. Claims: ``iss``, ``aud``, ``jti``, ``exp``, ``iat``, ``user_i
 
 from __future__ import annotations
 
-from datetime import timedelta
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import jwt
 from django.conf import settings
@@ -18,6 +19,8 @@ from rest_framework_simplejwt.tokens import AccessToken as BaseAccessToken
 from rest_framework_simplejwt.tokens import RefreshToken as BaseRefreshToken
 
 from service_kit.auth.verify import TokenInvalid, keyset
+
+from .models import IssuedRefreshToken
 
 ROLES = (
     "customer",
@@ -108,6 +111,19 @@ class RefreshToken(SubSecondIat, BaseRefreshToken):
         return token
 
 
-def token_pair(user, *, amr: list[str] | None = None) -> dict[str, str]:
+def token_pair(
+    user, *, amr: list[str] | None = None, family: uuid.UUID | None = None
+) -> dict[str, str]:
+    """A new pair, its refresh token recorded by ``jti`` (never its text) in ``family``: the
+    sign-in it descends from (a new one unless this is a refresh)."""
     refresh = RefreshToken.for_user(user, amr=amr)
-    return {"access": str(refresh.access_token), "refresh": str(refresh)}
+    access = refresh.access_token
+    IssuedRefreshToken.objects.create(
+        jti=refresh["jti"],
+        user=user,
+        family=family or uuid.uuid4(),
+        access_jti=access["jti"],
+        issued_at=datetime.fromtimestamp(refresh["iat"], UTC),
+        expires_at=datetime.fromtimestamp(refresh["exp"], UTC),
+    )
+    return {"access": str(access), "refresh": str(refresh)}

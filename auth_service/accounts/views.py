@@ -1,3 +1,4 @@
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -8,6 +9,7 @@ from service_kit.ops.forwarded import client_address
 
 from . import selectors, services
 from .serializers import (
+    AccountEraseSerializer,
     MeSerializer,
     PasswordChangeSerializer,
     PasswordResetAcceptedSerializer,
@@ -77,18 +79,39 @@ class RegisterApi(PublicApi):
         return Response(RegisteredSerializer(user).data, status=201)
 
 
+class BodyOnDeleteSchema(AutoSchema):
+    """drf-spectacular documents request bodies of PUT, PATCH and POST only; OpenAPI 3.1 allows
+    one on DELETE, and erasure takes the password in it."""
+
+    def _get_request_body(self, direction="request"):
+        method, self.method = self.method, "POST" if self.method == "DELETE" else self.method
+        try:
+            return super()._get_request_body(direction)
+        finally:
+            self.method = method
+
+
 class MeApi(APIView):
     """The caller's own account: read it, or erase it."""
 
     permission_classes = [IsUser]
+    schema = BodyOnDeleteSchema()
 
     @extend_schema(responses=MeSerializer)
     def get(self, request):
         return Response(MeSerializer(selectors.user_get(user_id=request.user.id)).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(request=AccountEraseSerializer, responses={204: None})
     def delete(self, request):
-        services.user_erase(user=selectors.user_get(user_id=request.user.id))
+        """Erase the account: ``{password}`` asked again (a wrong one is a 400 on ``password``
+        and counts against the sign-in lockout, like a failed sign-in)."""
+        serializer = AccountEraseSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.account_erase(
+            user=selectors.user_get(user_id=request.user.id),
+            **serializer.validated_data,
+            address=client_address(request.META),
+        )
         return Response(status=204)
 
 

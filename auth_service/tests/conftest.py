@@ -80,8 +80,8 @@ def api(client):
         def post(self, path, body=None, **kwargs):
             return self.request("post", path, {} if body is None else body, **kwargs)
 
-        def delete(self, path, **kwargs):
-            return self.request("delete", path, **kwargs)
+        def delete(self, path, body=None, **kwargs):
+            return self.request("delete", path, body, **kwargs)
 
         def sign_in(self, email, password):
             response = self.post("/api/v1/auth/token/", {"email": email, "password": password})

@@ -4,7 +4,6 @@ from accounts.models import User
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from service_kit.testing.contract import assert_error, token_matrix_test
 from service_kit.testing.tokens import TokenMint
@@ -15,7 +14,7 @@ ME = "/api/v1/auth/me/"
 
 # Tokens signed by a test key: the valid one names no account here, so "me" answers 404.
 test_token_matrix = token_matrix_test(ME)
-test_token_matrix_on_delete = token_matrix_test(ME, method="delete")
+test_token_matrix_on_delete = token_matrix_test(ME, method="delete", body={"password": PASSWORD})
 
 
 def test_me_shows_the_account(api):
@@ -84,7 +83,7 @@ def test_erasure_scrubs_the_account_and_ends_every_session(api, outbox):
     )
     TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
 
-    response = api.delete(ME, token=one["access"])
+    response = api.delete(ME, {"password": PASSWORD}, token=one["access"])
 
     assert response.status_code == 204
     user.refresh_from_db()
@@ -96,10 +95,7 @@ def test_erasure_scrubs_the_account_and_ends_every_session(api, outbox):
     assert list(user.groups.all()) == []
     assert LogEntry.objects.get().object_repr == user.email
     assert not TOTPDevice.objects.filter(user=user).exists()
-    outstanding = OutstandingToken.objects.filter(user=user)
-    assert outstanding.count() == 2
-    assert BlacklistedToken.objects.filter(token__user=user).count() == 2
-    assert set(outstanding.values_list("token", flat=True)) == {""}  # the email claim is gone
+    assert [token.revoked_at is not None for token in user.refresh_tokens.all()] == [True, True]
     for pair in (one, two):
         assert_error(api.get(ME, token=pair["access"]), 401, "token_not_valid")
         assert_error(
@@ -112,7 +108,7 @@ def test_erasure_scrubs_the_account_and_ends_every_session(api, outbox):
 
 def test_an_erased_account_cannot_sign_in_and_its_email_is_free_again(api):
     UserFactory(email="kim@example.com")
-    api.delete(ME, token=api.sign_in("kim@example.com", PASSWORD)["access"])
+    api.delete(ME, {"password": PASSWORD}, token=api.sign_in("kim@example.com", PASSWORD)["access"])
 
     signed_in = api.post("/api/v1/auth/token/", {"email": "kim@example.com", "password": PASSWORD})
     assert_error(signed_in, 401, "invalid_credentials")
@@ -125,6 +121,42 @@ def test_an_erased_account_cannot_sign_in_and_its_email_is_free_again(api):
 
 def test_erasure_is_for_account_holders_only(api):
     mint = TokenMint().install()
-    response = api.delete(ME, token=mint.token(client_id="order_service", scopes=["users:erase"]))
+    response = api.delete(
+        ME, {"password": PASSWORD}, token=mint.token(client_id="order_service", scopes=["a:b"])
+    )
     assert_error(response, 403, "permission_denied")
-    assert_error(api.delete(ME), 401, "not_authenticated")
+    assert_error(api.delete(ME, {"password": PASSWORD}), 401, "not_authenticated")
+
+
+@pytest.mark.parametrize(
+    ("body", "details"),
+    [
+        ({}, {"password": ["This field is required."]}),
+        ({"password": "Wrong-Password-1"}, {"password": ["The current password is not correct."]}),
+    ],
+    ids=["no-password", "wrong-password"],
+)
+def test_erasure_asks_for_the_password_again(api, outbox, body, details):
+    """A bearer token alone (stolen, or a device left signed in) cannot erase the account."""
+    user = UserFactory(email="kim@example.com")
+    access = api.sign_in("kim@example.com", PASSWORD)["access"]
+
+    response = api.delete(ME, body, token=access)
+
+    assert assert_error(response, 400, "validation_error")["error"]["details"] == details
+    user.refresh_from_db()
+    assert (user.email, user.is_active, user.erased_at) == ("kim@example.com", True, None)
+    assert outbox("user.erased") == []
+    assert api.get(ME, token=access).status_code == 200
+
+
+def test_wrong_erasure_passwords_count_like_failed_sign_ins(api, settings):
+    settings.LOGIN_GUARD = {**settings.LOGIN_GUARD, "ACCOUNT_FAILURES": 3}
+    UserFactory(email="kim@example.com")
+    access = api.sign_in("kim@example.com", PASSWORD)["access"]
+    for _ in range(3):
+        api.delete(ME, {"password": "Wrong-Password-1"}, token=access)
+
+    assert_error(api.delete(ME, {"password": PASSWORD}, token=access), 429, "throttled")
+    signed_in = api.post("/api/v1/auth/token/", {"email": "kim@example.com", "password": PASSWORD})
+    assert_error(signed_in, 429, "throttled")

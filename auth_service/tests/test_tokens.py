@@ -1,10 +1,22 @@
 """Sign-in, refresh rotation and logout with tokens auth_service really issued."""
 
+import json
+import re
+
 import jwt
 import pytest
 from accounts.factories import PASSWORD, StaffFactory, UserFactory
 from accounts.models import User
+from django.apps import apps
+from django.conf import settings
+from django.contrib import admin
+from django.core import serializers
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
 
+from service_kit.testing.api import at_once
+from service_kit.testing.backing import skip_unless
 from service_kit.testing.contract import assert_error
 
 pytestmark = pytest.mark.django_db
@@ -58,7 +70,88 @@ def test_refresh_rotates_and_a_used_refresh_token_is_refused(api):
     reused = api.post(REFRESH, {"refresh": first["refresh"]})
     assert_error(reused, 401, "token_not_valid")
     assert reused["WWW-Authenticate"].startswith("Bearer")
-    assert api.post(REFRESH, {"refresh": second["refresh"]}).status_code == 200
+
+
+def test_a_reused_refresh_token_ends_its_whole_sign_in(api):
+    """RFC 9700: a refresh token used twice was copied (or raced); which use was the owner's
+    cannot be told, so every token descended from that sign-in stops working."""
+    UserFactory(email="kim@example.com")
+    first = api.sign_in("kim@example.com", PASSWORD)
+    other = api.sign_in("kim@example.com", PASSWORD)  # another device: another sign-in
+    second = api.post(REFRESH, {"refresh": first["refresh"]}).json()
+    third = api.post(REFRESH, {"refresh": second["refresh"]}).json()
+
+    assert_error(api.post(REFRESH, {"refresh": first["refresh"]}), 401, "token_not_valid")
+
+    assert_error(api.post(REFRESH, {"refresh": third["refresh"]}), 401, "token_not_valid")
+    for pair in (first, second, third):
+        body = assert_error(api.get(ME, token=pair["access"]), 401, "token_not_valid")
+        assert body["error"]["details"] == {"reason": "revoked"}
+    assert api.get(ME, token=other["access"]).status_code == 200
+    assert api.post(REFRESH, {"refresh": other["refresh"]}).status_code == 200
+
+
+def _post(path: str, body: dict, **extra):
+    """A request from a thread of its own (the test client is not shared between threads)."""
+    response = Client().post(path, data=json.dumps(body), content_type="application/json", **extra)
+    return response.status_code, response.json()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_concurrent_refreshes_of_one_token_rotate_it_once_and_end_the_sign_in(api):
+    skip_unless(connection.vendor == "postgresql", "threads with their own connections: PostgreSQL")
+    UserFactory(email="kim@example.com")
+    pair = api.sign_in("kim@example.com", PASSWORD)
+
+    answers = at_once(lambda _: _post(REFRESH, {"refresh": pair["refresh"]}), range(8))
+
+    assert sorted(status for status, _ in answers) == [200] + [401] * 7
+    assert {body["error"]["code"] for status, body in answers if status == 401} == {
+        "token_not_valid"
+    }
+    # The race is a reuse: the sign-in ended, the winner's new pair with it.
+    (won,) = [body for status, body in answers if status == 200]
+    assert_error(api.post(REFRESH, {"refresh": won["refresh"]}), 401, "token_not_valid")
+    for access in (pair["access"], won["access"]):
+        body = assert_error(api.get(ME, token=access), 401, "token_not_valid")
+        assert body["error"]["details"] == {"reason": "revoked"}
+
+
+JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+
+
+def test_no_table_keeps_a_token(api):
+    """A token table keeps the ``jti``, never the token: a row read (admin, backup, a support
+    member's view permission) must not be a usable credential."""
+    UserFactory(email="kim@example.com")
+    first = api.sign_in("kim@example.com", PASSWORD)
+    second = api.post(REFRESH, {"refresh": first["refresh"]}).json()
+    signatures = {token.rsplit(".", 1)[1] for pair in (first, second) for token in pair.values()}
+
+    for model in apps.get_models():
+        rows = serializers.serialize("json", model._default_manager.all())
+        assert not [s for s in signatures if s in rows], model._meta.label
+        assert JWT.search(rows) is None, model._meta.label
+
+
+def test_no_admin_page_shows_a_token(api, client):
+    """Every registered model's list and change pages, as a superuser (who sees the most)."""
+    UserFactory(email="kim@example.com")
+    pair = api.sign_in("kim@example.com", PASSWORD)
+    api.post(REFRESH, {"refresh": pair["refresh"]})
+    client.force_login(StaffFactory(email="root@example.com", is_superuser=True))
+
+    for model in admin.site._registry:
+        name = f"admin:{model._meta.app_label}_{model._meta.model_name}"
+        pages = [reverse(f"{name}_changelist")] + [
+            reverse(f"{name}_change", args=[obj.pk]) for obj in model._default_manager.all()
+        ]
+        for page in pages:
+            response = client.get(page)
+            assert response.status_code == 200, page
+            assert JWT.search(response.content.decode()) is None, page
+    # SimpleJWT's blacklist, which showed whole refresh tokens, is not there at all.
+    assert client.get("/admin/token_blacklist/outstandingtoken/").status_code == 404
 
 
 @pytest.mark.parametrize("refresh", ["not-a-token", "a.b.c"], ids=["garbage", "malformed-jwt"])
@@ -148,6 +241,44 @@ def test_a_success_before_the_limit_starts_the_count_again(api):
     for _ in range(4):
         api.post(TOKEN, {"email": "kim@example.com", "password": "Wrong-Password-1"})
     assert api.post(TOKEN, {"email": "kim@example.com", "password": PASSWORD}).status_code == 200
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_concurrent_wrong_passwords_try_at_most_the_limit():
+    """Counted before the password is tried: 30 guesses at once against a limit of 5 try 5."""
+    skip_unless(connection.vendor == "postgresql", "threads with their own connections: PostgreSQL")
+    skip_unless("redis" in settings.CACHES["default"]["BACKEND"], "atomic counters: Redis")
+    UserFactory(email="kim@example.com")
+
+    answers = at_once(
+        lambda n: _post(TOKEN, {"email": "kim@example.com", "password": f"Wrong-{n}"}), range(30)
+    )
+
+    statuses = [status for status, _ in answers]
+    assert (statuses.count(401), statuses.count(429)) == (5, 25)
+    status, body = _post(TOKEN, {"email": "kim@example.com", "password": PASSWORD})
+    assert (status, body["error"]["code"]) == (429, "throttled")
+
+
+def test_refused_attempts_are_not_counted_against_the_address(api, settings):
+    """A locked account's refusals try no password: the address's count is of guesses."""
+    settings.LOGIN_GUARD = {**settings.LOGIN_GUARD, "ACCOUNT_FAILURES": 2, "ADDRESS_FAILURES": 4}
+    UserFactory(email="kim@example.com")
+    UserFactory(email="lee@example.com")
+    for _ in range(2):
+        api.post(TOKEN, {"email": "kim@example.com", "password": "Wrong-Password-1"})
+    for _ in range(5):
+        locked = api.post(TOKEN, {"email": "kim@example.com", "password": "Wrong-Password-1"})
+        assert_error(locked, 429, "throttled")
+
+    assert api.post(TOKEN, {"email": "lee@example.com", "password": PASSWORD}).status_code == 200
+
+
+def test_successful_sign_ins_are_not_counted_against_the_address(api, settings):
+    settings.LOGIN_GUARD = {**settings.LOGIN_GUARD, "ADDRESS_FAILURES": 3}
+    UserFactory(email="kim@example.com")
+    for _ in range(5):
+        api.sign_in("kim@example.com", PASSWORD)
 
 
 def test_refresh_reads_the_account_afresh(api):

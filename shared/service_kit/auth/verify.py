@@ -3,7 +3,8 @@
 Tokens are RS256 JWTs signed by auth_service. Public keys come from its JWKS document, kept in
 memory and fetched again when a token names a key we do not know (rotation), at most once a
 second. The only shared state is the revocation list in the shared cache: a revoked ``jti``, or a
-user whose tokens issued before a moment are all refused (deactivation, erasure, password change).
+user whose tokens issued before a moment are all refused (deactivation, erasure, password change),
+or likewise a service client (deactivated or deleted).
 """
 
 from __future__ import annotations
@@ -138,6 +139,10 @@ def revoked_user_key(user_id: str) -> str:
     return f"auth:revoked:user:{user_id}"
 
 
+def revoked_client_key(client_id: str) -> str:
+    return f"auth:revoked:client:{client_id}"
+
+
 #: Bumped by auth_service whenever its key set changes, read with the revocations (one round trip).
 KEYSET_VERSION_KEY = "auth:jwks:version"
 
@@ -155,6 +160,13 @@ def revoke_user(user_id: str) -> None:
     """Refuse every token of this user issued until now (deactivation, erasure)."""
     lifetime = int(jwt_settings()["ACCESS_TOKEN_LIFETIME"]) + 60
     cache.set(revoked_user_key(str(user_id)), time.time(), timeout=lifetime)
+
+
+def revoke_client(client_id: str) -> None:
+    """Refuse every token of this service client issued until now (deactivated, deleted)."""
+    options = jwt_settings()
+    lifetime = max(int(options["SERVICE_TOKEN_LIFETIME"]), int(options["ACCESS_TOKEN_LIFETIME"]))
+    cache.set(revoked_client_key(str(client_id)), time.time(), timeout=lifetime + 60)
 
 
 _SEGMENT = re.compile(rb"^[A-Za-z0-9_-]*$")
@@ -222,7 +234,8 @@ def verify(
 
     RS256 only (``alg: none`` and HMAC forgeries are refused before any key is touched), a known
     ``kid``, the signature, ``exp``/``iat``/``nbf`` with leeway, ``iss``, ``aud``, the token type,
-    then the revocation list and the key-set version in one cache round trip. ``fetch`` reads
+    then the revocation list (``jti``, user, service client) and the key-set version in one cache
+    round trip. ``fetch`` reads
     those cache keys (default: ``cache.get_many``); the gateway passes one that also counts its
     throttles in the same Redis round trip."""
     options = jwt_settings()
@@ -232,10 +245,11 @@ def verify(
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
         raise TokenInvalid("unknown_key", "The token names no key.")
-    jti, user_id = str(claims.get("jti")), claims.get("user_id")
+    jti, user_id, client_id = str(claims.get("jti")), claims.get("user_id"), claims.get("client_id")
     shared = (fetch or cache.get_many)(
         [KEYSET_VERSION_KEY, revoked_jti_key(jti)]
         + ([revoked_user_key(str(user_id))] if user_id else [])
+        + ([revoked_client_key(str(client_id))] if client_id else [])
     )
     version = shared.get(KEYSET_VERSION_KEY)
     if version != keyset.version:
@@ -247,9 +261,12 @@ def verify(
     _check_claims(claims, options, token_type)
     if shared.get(revoked_jti_key(jti)):
         raise TokenInvalid("revoked", "The token has been revoked.")
-    cutoff = shared.get(revoked_user_key(str(user_id)))
-    if cutoff and _number(claims, "iat") <= cutoff:
-        raise TokenInvalid("revoked", "The token has been revoked.")
+    for cutoff in (
+        shared.get(revoked_user_key(str(user_id))),
+        shared.get(revoked_client_key(str(client_id))),
+    ):
+        if cutoff and _number(claims, "iat") <= cutoff:
+            raise TokenInvalid("revoked", "The token has been revoked.")
     return claims
 
 
