@@ -17,6 +17,7 @@ may come from a file named by ``<NAME>_FILE`` instead (Kubernetes and compose se
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -66,9 +67,24 @@ def _secret_key(var: Path) -> str:
     # Embedded profile: a development key made on first start, kept outside the source tree.
     path = var / "secret_key"
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+        _write_private(path, secrets.token_urlsafe(50))
     return path.read_text().strip()
+
+
+def _write_private(path: Path, text: str) -> None:
+    """A new file only its owner can read, from its first byte (written first and restricted
+    after, it was readable by anyone for a moment), and whole or not at all: written under a
+    temporary name, then linked into place, so processes starting together all read the one
+    that won instead of each keeping its own."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w") as file:
+            file.write(text)
+        with contextlib.suppress(FileExistsError):  # another process won: theirs is the key
+            os.link(temporary, path)
+    finally:
+        temporary.unlink()
 
 
 _PROMETHEUS_DB_ENGINES = {

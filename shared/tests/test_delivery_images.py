@@ -3,9 +3,14 @@ the image's entrypoint and the production settings it runs with."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import socket
+import stat
+import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -335,6 +340,58 @@ def test_the_real_profile_refuses_to_make_up_a_secret_key(monkeypatch, tmp_path)
     with pytest.raises(ImproperlyConfigured, match="SECRET_KEY"):
         conf._secret_key(tmp_path)
     assert not (tmp_path / "secret_key").exists()
+
+
+@pytest.fixture
+def embedded_without_key(monkeypatch):
+    monkeypatch.setenv("PLATFORM_PROFILE", "embedded")
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.delenv("SECRET_KEY_FILE", raising=False)
+    umask = os.umask(0o022)  # the usual: new files readable by everyone unless made otherwise
+    yield
+    os.umask(umask)
+
+
+_watched: dict[str, list[int]] = {}
+
+
+def _audit(event: str, args: tuple) -> None:
+    """Every time the process touches a watched path that exists, its mode at that moment."""
+    for target, modes in list(_watched.items()):
+        if target in (str(arg) for arg in args if isinstance(arg, str | Path)):
+            with contextlib.suppress(FileNotFoundError):
+                modes.append(stat.S_IMODE(os.stat(target).st_mode))
+
+
+sys.addaudithook(_audit)  # audit hooks cannot be removed: it watches only what a test names
+
+
+def test_the_embedded_secret_key_is_never_readable_by_others(embedded_without_key, tmp_path):
+    path = tmp_path / "secret_key"
+    _watched[str(path)] = modes = []
+    try:
+        key = conf._secret_key(tmp_path)
+        assert conf._secret_key(tmp_path) == key
+    finally:
+        del _watched[str(path)]
+
+    assert len(key) >= 50
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert modes and set(modes) == {0o600}  # not once anything wider, not even for a moment
+    assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]  # no temporary file left
+
+
+def test_processes_starting_together_share_one_secret_key(embedded_without_key, tmp_path):
+    start = threading.Barrier(8)
+
+    def make(_):
+        start.wait()
+        return conf._secret_key(tmp_path)
+
+    with ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(make, range(8)))
+
+    assert keys == {(tmp_path / "secret_key").read_text()}
 
 
 # -- make image-check's staging -----------------------------------------------------------------
