@@ -101,7 +101,7 @@ def test_a_customer_from_registration_to_erasure(stack, gateway, catalogue):
 
     # Erasure: signed in again, the customer erases the account; nothing of it stays usable.
     again = Api(gateway, sign_in(gateway, email)["access"])
-    again.ok("DELETE", "/api/v1/auth/me/", expect=204)
+    again.ok("DELETE", "/api/v1/auth/me/", {"password": PASSWORD}, expect=204)
     status, _ = again.get("/api/v1/orders/")
     assert status == 401
     status, _ = Api(gateway).post("/api/v1/auth/token/", {"email": email, "password": PASSWORD})

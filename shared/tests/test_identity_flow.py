@@ -49,17 +49,21 @@ def platform(tmp_path_factory):
         harness.cleanup()
 
 
+def sign_in(auth, email: str) -> dict:
+    status, _, pair = post_json(
+        f"{auth.url}/api/v1/auth/token/", {"email": email, "password": PASSWORD}
+    )
+    assert status == 200, pair
+    return pair
+
+
 def register_and_sign_in(auth, email: str) -> tuple[str, dict]:
     status, _, created = post_json(
         f"{auth.url}/api/v1/auth/register/",
         {"email": email, "password": PASSWORD, "first_name": "Ada", "last_name": "Lovelace"},
     )
     assert status == 201, created
-    status, _, pair = post_json(
-        f"{auth.url}/api/v1/auth/token/", {"email": email, "password": PASSWORD}
-    )
-    assert status == 200, pair
-    return created["id"], pair
+    return created["id"], sign_in(auth, email)
 
 
 def test_register_profile_refresh_logout(platform):
@@ -87,18 +91,23 @@ def test_register_profile_refresh_logout(platform):
         f"{auth.url}/api/v1/auth/token/refresh/", {"refresh": pair["refresh"]}
     )
     assert status == 401 and body["error"]["code"] == "token_not_valid"  # rotated: used once
+    # ... and a used one presented again ends that sign-in everywhere (RFC 9700 reuse detection)
+    for url in (f"{auth.url}/api/v1/auth/me/", f"{user.url}/api/v1/users/me/"):
+        status, body = call("GET", url, fresh["access"])
+        assert (status, body["error"]["details"]) == (401, {"reason": "revoked"}), url
 
+    pair = sign_in(auth, "ada@example.com")
     status, _ = call(
-        "POST", f"{auth.url}/api/v1/auth/logout/", fresh["access"], {"refresh": fresh["refresh"]}
+        "POST", f"{auth.url}/api/v1/auth/logout/", pair["access"], {"refresh": pair["refresh"]}
     )
     assert status == 204
 
     status, body = call(
-        "POST", f"{auth.url}/api/v1/auth/token/refresh/", None, {"refresh": fresh["refresh"]}
+        "POST", f"{auth.url}/api/v1/auth/token/refresh/", None, {"refresh": pair["refresh"]}
     )
     assert status == 401 and body["error"]["code"] == "token_not_valid"
     for url in (f"{auth.url}/api/v1/auth/me/", f"{user.url}/api/v1/users/me/"):
-        status, body = call("GET", url, fresh["access"])
+        status, body = call("GET", url, pair["access"])
         assert status == 401, url
         assert body["error"] == {
             "code": "token_not_valid",
@@ -116,7 +125,9 @@ def test_erasure_reaches_user_service_through_the_broker(platform):
         lambda: call("GET", f"{user.url}/api/v1/users/me/", pair["access"])[0] == 200,
         what="the profile",
     )
-    status, _ = call("DELETE", f"{auth.url}/api/v1/auth/me/", pair["access"])
+    status, _ = call(
+        "DELETE", f"{auth.url}/api/v1/auth/me/", pair["access"], {"password": PASSWORD}
+    )
     assert status == 204
 
     def profile():

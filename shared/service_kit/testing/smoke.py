@@ -203,7 +203,8 @@ class Smoke:
         return f"{self.email} reads back"
 
     def erase(self) -> str:
-        self.gateway.call("DELETE", "/api/v1/auth/me/", token=self.access).expect(204)
+        erase = {"password": self.password}
+        self.gateway.call("DELETE", "/api/v1/auth/me/", erase, token=self.access).expect(204)
         self.access = ""
         return f"{self.email} erased"
 
@@ -218,7 +219,12 @@ class Smoke:
                 print(f"FAIL {name:<10} {failure}", flush=True)
                 if self.access:  # no throwaway account left behind, if it can be helped
                     with contextlib.suppress(SmokeFailure):
-                        self.gateway.call("DELETE", "/api/v1/auth/me/", token=self.access)
+                        self.gateway.call(
+                            "DELETE",
+                            "/api/v1/auth/me/",
+                            {"password": self.password},
+                            token=self.access,
+                        )
                 print(f"\nsmoke: FAILED against {url}", file=sys.stderr)
                 return False
             ms = (time.monotonic() - started) * 1000
