@@ -26,7 +26,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     """The platform's one identity: email as login, a UUID as public id.
 
     An erased account keeps its row (and id) with every personal field scrubbed: the id stays
-    the key of the blacklist, the admin log and the events other services received.
+    the key of its refresh tokens, the admin log and the events other services received.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

@@ -85,8 +85,9 @@ def refresh_family_revoke(*, family: uuid.UUID) -> None:
             revoked_at=now
         )
     for access_jti, issued_at in revoked:
-        if access_jti:
-            revoke_jti(access_jti, issued_at.timestamp() + access_lifetime)
+        expires_at = issued_at.timestamp() + access_lifetime
+        if access_jti and expires_at > time.time():  # older ones have expired already
+            revoke_jti(access_jti, expires_at)
 
 
 def token_refresh(*, refresh: str) -> dict[str, str]:
@@ -109,10 +110,11 @@ def token_refresh(*, refresh: str) -> dict[str, str]:
             return token_pair(user, amr=old.get("amr"), family=issued.family)
     # Committed on its own although the caller gets a 401.
     refresh_family_revoke(family=issued.family)
-    logger.warning(
-        "auth.refresh_token_reused",
-        extra={"user_id": str(issued.user_id), "family": str(issued.family)},
-    )
+    if issued.used_at is not None:  # not merely revoked (logout, deactivation): used twice
+        logger.warning(
+            "auth.refresh_token_reused",
+            extra={"user_id": str(issued.user_id), "family": str(issued.family)},
+        )
     raise AuthenticationFailed(
         "The refresh token was already used: its sign-in has ended.", code="token_not_valid"
     )
