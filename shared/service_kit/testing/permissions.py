@@ -30,7 +30,8 @@ A registered model or a routed operation missing from the table fails (and so do
 that no longer exists). Every cell is then exercised: API cells with a real token signed like
 auth_service's (:class:`TokenMint`) for each subject, admin cells with a real admin session of a
 staff member in that role, signed in the way the admin's sign-in does it (:func:`admit`, then the
-service's credential checker's ``user_for``: a shadow user whose groups are the roles). A cell in
+service's credential checker's ``user_for``: a shadow user whose groups are the roles; anonymous
+is sent to the sign-in, which refuses customers and second-factor roles without one). A cell in
 ``known_failing`` must fail, and fails the test once it holds, so that its mark is removed.
 
 Refused means 401 for a request without a token and 403 for one with a token; allowed means any
@@ -253,6 +254,32 @@ def admin_sign_in(client, role: str, *, prepare: Callable | None = None):
     return user
 
 
+def admin_outsiders_refused(label: str) -> None:
+    """Nobody but staff gets an admin session: anonymous is sent to the sign-in, and the sign-in
+    refuses a customer and a role of :func:`mfa_roles` without a second factor."""
+    from django.test import Client
+    from django.urls import reverse
+
+    from service_kit.admin_sso import Identity, SignInRefused, admit
+
+    app_label, model_name = label.lower().split(".")
+    url = reverse(f"admin:{app_label}_{model_name}_changelist")
+    response = Client().get(url)
+    assert response.status_code == 302, (label, "anonymous", response.status_code)
+    assert response["Location"].startswith(reverse("admin:login")), response["Location"]
+    outsiders = [("customer", False, {"pwd"})] + [(r, True, {"pwd"}) for r in sorted(mfa_roles())]
+    for role, is_staff, amr in outsiders:
+        identity = Identity(
+            user_id=str(uuid.uuid4()),
+            email=f"{role}@matrix.example",
+            is_staff=is_staff,
+            roles=frozenset({role}),
+            amr=frozenset(amr),
+        )
+        with pytest.raises(SignInRefused):
+            admit(identity)
+
+
 def admin_cells_observed(client, label: str) -> dict[tuple[str, str], bool]:
     """``view``, ``add``, ``change``, ``delete``, ``action:<name>`` → allowed, for the signed-in
     person, from their real admin pages: the index's permissions (the ModelAdmin's own
@@ -350,6 +377,7 @@ def permission_matrix_tests(path: Path, *, prepare_staff: Callable | None = None
     def test_admin_cells(label):
         from django.test import Client
 
+        admin_outsiders_refused(label)
         row = matrix["admin"][label]
         expected, observed = {}, {}
         for role in STAFF_ROLES:
