@@ -258,8 +258,8 @@ def user_erase(*, user: User) -> None:
 
 # -- passwords ---------------------------------------------------------------------------------
 
-WRONG_PASSWORD = "The current password is not correct."
-RESET_TOKEN_INVALID = "The password reset token is not valid or has expired."
+WRONG_PASSWORD = "The current password is not correct."  # noqa: S105 - an error message, not a secret
+RESET_TOKEN_INVALID = "The password reset token is not valid or has expired."  # noqa: S105 - an error message, not a secret
 RESET_SUBJECT = "Reset your password"
 
 

@@ -60,6 +60,9 @@ class TokenRefreshApi(PublicApi):
 class LogoutApi(APIView):
     """``{refresh}`` with the access token: both stop working everywhere."""
 
+    # A person's session: a service identity has none to end (nor anyone else's to end).
+    permission_classes = [IsUser]
+
     @extend_schema(request=RefreshSerializer, responses={204: None})
     def post(self, request):
         serializer = RefreshSerializer(data=request.data)

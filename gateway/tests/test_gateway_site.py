@@ -149,7 +149,7 @@ def site(tmp_path_factory):
     )
     try:
         auth = harness.start_web(BY_NAME["auth"], JWT_AUTO_KEY="1")
-        subprocess.run(
+        subprocess.run(  # noqa: S603 - this interpreter, argv built here
             [sys.executable, "manage.py", "shell", "-c", MAKE_STAFF],
             cwd=BY_NAME["auth"].path,
             env=harness.env_for(BY_NAME["auth"], JWT_AUTO_KEY="1"),

@@ -46,7 +46,7 @@ SEED_STOCK = (
 
 
 def manage(harness: Harness, name: str, *args: str, **env: str) -> str:
-    result = subprocess.run(
+    result = subprocess.run(  # noqa: S603 - this interpreter, argv built here
         [sys.executable, "manage.py", *args],
         cwd=BY_NAME[name].path,
         env=harness.env_for(BY_NAME[name], **env),

@@ -127,7 +127,7 @@ def test_100_concurrent_orders_for_20_units_on_sqlite_from_separate_processes(ha
     gate.mkdir()
     shares = [orders[i::processes] for i in range(processes)]
     running = [
-        subprocess.Popen(
+        subprocess.Popen(  # noqa: S603 - this interpreter, argv built here
             [sys.executable, "manage.py", "shell", "-c", SQLITE_ORDERS],
             cwd=inventory.path,
             env=harness.env_for(inventory, TEST_ORDERS=",".join(share), TEST_GATE=str(gate)),
@@ -160,7 +160,7 @@ def test_100_concurrent_orders_for_20_units_on_sqlite_from_separate_processes(ha
 
 def _shell(harness: Harness, code: str) -> str:
     inventory = BY_NAME["inventory"]
-    result = subprocess.run(
+    result = subprocess.run(  # noqa: S603 - this interpreter, argv built here
         [sys.executable, "manage.py", "shell", "-c", code],
         cwd=inventory.path,
         env=harness.env_for(inventory),

@@ -54,7 +54,7 @@ def query(harness, service, sql: str, params: tuple = ()) -> list[tuple]:
 
 
 def shell(harness, service, code: str) -> str:
-    result = subprocess.run(
+    result = subprocess.run(  # noqa: S603 - this interpreter, argv built here
         [sys.executable, "manage.py", "shell", "-c", code],
         cwd=service.path,
         env=harness.env_for(service),

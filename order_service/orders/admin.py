@@ -69,7 +69,9 @@ class OrderAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-    @admin.action(description="Cancel (before confirmation: release; after: refund)")
+    @admin.action(
+        description="Cancel (before confirmation: release; after: refund)", permissions=["change"]
+    )
     def cancel_orders(self, request, queryset):
         _each(
             self,
@@ -81,7 +83,9 @@ class OrderAdmin(admin.ModelAdmin):
             "cancelled (or refund asked)",
         )
 
-    @admin.action(description="Refund through payment_service (confirmed orders)")
+    @admin.action(
+        description="Refund through payment_service (confirmed orders)", permissions=["change"]
+    )
     def refund_orders(self, request, queryset):
         _each(
             self,
@@ -93,7 +97,9 @@ class OrderAdmin(admin.ModelAdmin):
             "sent for refund",
         )
 
-    @admin.action(description="Retry the stuck step (send its command again)")
+    @admin.action(
+        description="Retry the stuck step (send its command again)", permissions=["change"]
+    )
     def retry_step(self, request, queryset):
         _each(
             self,

@@ -5,6 +5,8 @@ import pytest
 from orders.factories import OrderFactory, OrderTransitionFactory
 from orders.models import OrderStatus
 
+from service_kit.testing.permissions import admin_sign_in
+
 from .helpers import published
 
 pytestmark = pytest.mark.django_db
@@ -55,3 +57,19 @@ def test_actions_go_through_the_services(admin_client, action, status, sent):
 
     assert response.status_code == 302
     assert [t for t, _ in published()] == sent
+
+
+@pytest.mark.parametrize("action", ["cancel_orders", "refund_orders", "retry_step"])
+def test_support_may_look_at_orders_but_not_act_on_them(client, action):
+    # Given support (view-only) signed in as the admin's sign-in does it, and a confirmed order
+    admin_sign_in(client, "support")
+    order = OrderFactory(status=OrderStatus.CONFIRMED)
+
+    # When they post an action of the order admin
+    response = client.post(ORDERS, {"action": action, "_selected_action": [str(order.pk)]})
+
+    # Then it is not one of theirs: nothing is sent and the order stays as it was
+    assert response.status_code == 200  # the changelist again, "No action selected."
+    assert published() == []
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CONFIRMED

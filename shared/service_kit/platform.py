@@ -91,7 +91,7 @@ class Service:
         return [_bin("celery"), "-A", self.project, "beat", "-l", "INFO"]
 
     def manage(self, *args: str, env: dict | None = None, check: bool = True, **kwargs):
-        return subprocess.run(
+        return subprocess.run(  # noqa: S603 - this interpreter, argv built here
             [sys.executable, "manage.py", *args], cwd=self.path, env=env, check=check, **kwargs
         )
 

@@ -276,7 +276,7 @@ User.objects.create_user({CUSTOMER!r}, {PASSWORD!r})
 
 
 def manage(harness, service, *args: str) -> str:
-    result = subprocess.run(
+    result = subprocess.run(  # noqa: S603 - this interpreter, argv built here
         [sys.executable, "manage.py", *args],
         cwd=service.path,
         env=harness.env_for(service, JWT_AUTO_KEY="1"),

@@ -384,7 +384,7 @@ def test_breaker_state_is_shared_with_other_processes(client_for, stub):
         "print(breaker.state)\n"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    other = subprocess.run(
+    other = subprocess.run(  # noqa: S603 - this interpreter, argv built here
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
     )
     assert other.returncode == 0, other.stderr

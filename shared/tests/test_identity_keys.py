@@ -17,7 +17,7 @@ PASSWORD = "Correct-Horse-Battery-9"
 
 
 def manage(harness, service, *args: str, **env: str) -> str:
-    result = subprocess.run(
+    result = subprocess.run(  # noqa: S603 - this interpreter, argv built here
         [sys.executable, "manage.py", *args],
         cwd=service.path,
         env=harness.env_for(service, **env),

@@ -284,7 +284,7 @@ def harness_manage(harness, service, *args: str) -> str:
     import sys
 
     env = harness.env_for(service, **kit_env(service.name))
-    result = subprocess.run(
+    result = subprocess.run(  # noqa: S603 - this interpreter, argv built here
         [sys.executable, "manage.py", *args],
         cwd=service.path,
         env=env,

@@ -37,7 +37,7 @@ ORDER_SCOPES = ("payments:read", "inventory:read", "products:read")
 
 
 def create_service_client(harness, client_id: str, secret: str, scopes, **env: str) -> None:
-    result = subprocess.run(
+    result = subprocess.run(  # noqa: S603 - this interpreter, argv built here
         [
             sys.executable,
             "manage.py",
@@ -59,7 +59,7 @@ def create_service_client(harness, client_id: str, secret: str, scopes, **env: s
 
 def shell_with(harness, service, code: str, **env: str) -> str:
     """``shell``, with the environment the service's processes were started with."""
-    result = subprocess.run(
+    result = subprocess.run(  # noqa: S603 - this interpreter, argv built here
         [sys.executable, "manage.py", "shell", "-c", code],
         cwd=service.path,
         env=harness.env_for(service, **{**TIMERS, **env}),
@@ -72,7 +72,7 @@ def shell_with(harness, service, code: str, **env: str) -> str:
 
 
 def shell(harness, service, code: str) -> str:
-    result = subprocess.run(
+    result = subprocess.run(  # noqa: S603 - this interpreter, argv built here
         [sys.executable, "manage.py", "shell", "-c", code],
         cwd=service.path,
         env=harness.env_for(service, **TIMERS),

@@ -46,7 +46,7 @@ def platform(tmp_path_factory):
 
 
 def smoke(url: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
+    return subprocess.run(  # noqa: S603 - this interpreter, argv built here
         [sys.executable, "-m", "service_kit.testing.smoke", url, *args],
         capture_output=True,
         text=True,
@@ -134,7 +134,7 @@ def test_nothing_listening_fails_at_once():
     ],
 )
 def test_a_missing_or_bad_url_is_a_usage_error(args, message):
-    result = subprocess.run(
+    result = subprocess.run(  # noqa: S603 - this interpreter, argv built here
         [sys.executable, "-m", "service_kit.testing.smoke", *args],
         capture_output=True,
         text=True,

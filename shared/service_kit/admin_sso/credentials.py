@@ -24,7 +24,7 @@ from .shadow import shadow_user_sync
 
 logger = logging.getLogger(__name__)
 
-TOKEN_PATH = "/api/v1/auth/token/"
+TOKEN_PATH = "/api/v1/auth/token/"  # noqa: S105 - a URL path, not a secret
 LOGOUT_PATH = "/api/v1/auth/logout/"
 
 

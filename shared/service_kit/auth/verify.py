@@ -227,7 +227,7 @@ def _check_claims(claims: dict, options: dict[str, Any], token_type: str) -> Non
 def verify(
     token: str,
     *,
-    token_type: str = "access",
+    token_type: str = "access",  # noqa: S107 - a token type's name, not a secret
     fetch: Callable[[list[str]], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The claims of a valid token, or :class:`TokenInvalid`.

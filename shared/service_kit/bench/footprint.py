@@ -167,7 +167,8 @@ class Stack:
                 self.popen.wait()
 
     def memory(self) -> tuple[float, float, int]:
-        assert self.popen is not None
+        if self.popen is None:  # not an assert: it must hold under python -O too
+            raise RuntimeError("the process was not started")
         return memory_mb(self.popen.pid)
 
 

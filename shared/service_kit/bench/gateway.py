@@ -31,7 +31,7 @@ from .runner import Context, Row, register
 from .services import exists, seed, seed_products
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
-PASSWORD = "Bench-Password-1234"
+PASSWORD = "Bench-Password-1234"  # noqa: S105 - a benchmark account's password on a private loopback stack
 EMAIL = "bench-gateway@example.com"
 TARGET_RATIO = 0.8  # gateway req/s ÷ direct req/s at c=8, at least
 TARGET_ADDED_P50_MS = 1.0  # gateway p50 - direct p50 at c=1, at most
@@ -100,7 +100,7 @@ def ensure_nginx() -> tuple[str | None, str]:
 
     def apt(*args: str) -> bool:
         print(f"bench: apt-get {' '.join(args)}", flush=True)
-        return subprocess.run(["apt-get", *args], env=env, capture_output=True).returncode == 0
+        return subprocess.run(["apt-get", *args], env=env, capture_output=True).returncode == 0  # noqa: S603, S607 - apt-get from PATH, argv from constants and the caller's package names
 
     installed = apt("install", "-y", "-q", "nginx") or (
         apt("update", "-q") and apt("install", "-y", "-q", "nginx")
@@ -112,7 +112,7 @@ def ensure_nginx() -> tuple[str | None, str]:
 
 
 def nginx_version(binary: str) -> str:
-    result = subprocess.run([binary, "-v"], capture_output=True, text=True)
+    result = subprocess.run([binary, "-v"], capture_output=True, text=True)  # noqa: S603 - argv built here from a found binary and fixed arguments
     return (result.stderr or result.stdout).strip().removeprefix("nginx version: ")
 
 
@@ -129,7 +129,7 @@ def start_nginx(harness: Harness, binary: str, upstream: Proc) -> Proc:
             folder=folder, user=user, upstream=f"127.0.0.1:{upstream.port}", port=port
         )
     )
-    test = subprocess.run(
+    test = subprocess.run(  # noqa: S603 - argv built here from a found binary and fixed arguments
         [binary, "-t", "-q", "-c", str(conf), "-e", str(folder / "error.log")],
         capture_output=True,
         text=True,
@@ -234,7 +234,7 @@ def gateway_overhead(context: Context) -> list[Row]:
         return []
     harness = context.harness
 
-    auth_web = harness.start_web(auth, JWT_AUTO_KEY="1", JWT_ACCESS_TOKEN_LIFETIME="3600")
+    auth_web = harness.start_web(auth, JWT_AUTO_KEY="1", JWT_ACCESS_TOKEN_LIFETIME="3600")  # noqa: S106 - a lifetime in seconds, not a secret
     seed(harness, auth, MAKE_USER)
     token = get_token(auth_web)
     identity = {

@@ -14,7 +14,7 @@ from .report import bars
 from .runner import Context, Row, register
 from .services import exists, seed_products
 
-PASSWORD = "Bench-Password-1234"
+PASSWORD = "Bench-Password-1234"  # noqa: S105 - a benchmark account's password on a private loopback stack
 
 #: Run in product_service's shell: microseconds per verification, crypto alone and in full.
 VERIFY_CODE = """
@@ -41,7 +41,7 @@ print(json.dumps({"pyjwt": pyjwt, "full": full, "trip": trip}))
 
 
 def _shell(context: Context, service, code: str, **env: str) -> str:
-    result = subprocess.run(
+    result = subprocess.run(  # noqa: S603 - this interpreter, argv built here
         [sys.executable, "manage.py", "shell", "-c", code],
         cwd=service.path,
         env=context.harness.env_for(service, **env),

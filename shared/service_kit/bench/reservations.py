@@ -128,7 +128,7 @@ def reservations(context: Context) -> list[Row]:
         spread=SPREAD_SKUS,
         threads=repr(THREADS),
     )
-    result = subprocess.run(
+    result = subprocess.run(  # noqa: S603 - this interpreter, argv built here
         [sys.executable, "manage.py", "shell", "-c", code],
         cwd=inventory.path,
         # Room in the connection pool for every thread (and the outbox relay's).

@@ -77,7 +77,7 @@ def _env_float(name: str, default: float) -> float:
 
 
 def _shell(harness: Harness, service: Service, code: str, **env: str) -> str:
-    result = subprocess.run(
+    result = subprocess.run(  # noqa: S603 - this interpreter, argv built here
         [sys.executable, "manage.py", "shell", "-c", code],
         cwd=service.path,
         env=harness.env_for(service, **env),

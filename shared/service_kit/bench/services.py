@@ -18,7 +18,7 @@ from .runner import Context, Row, register
 #: One API read per service (API.md). Reads that need a token answer 401/403 until issue 3.
 #: Reads that need a customer's token (issued by the auth_service of the same run).
 WITH_TOKEN = {"user", "order", "payment"}
-PASSWORD = "Bench-Password-1234"
+PASSWORD = "Bench-Password-1234"  # noqa: S105 - a benchmark account's password on a private loopback stack
 #: High enough that the gateway's throttles never answer 429 during a run.
 NO_THROTTLES = "user=100000000/min,anon=100000000/min,auth=100000000/min,admin=100000000/min"
 
@@ -68,7 +68,7 @@ def sign_in(harness: Harness, auth: Service, web: Proc) -> dict[str, str]:
     """A customer of the run's auth_service: its id, email and an access token."""
     email = "bench.customer@example.com"
     user_id = (
-        subprocess.run(
+        subprocess.run(  # noqa: S603 - this interpreter, argv built here
             [
                 sys.executable,
                 "manage.py",
@@ -107,7 +107,7 @@ def seed_products(harness: Harness, service: Service, count: int = SEED_PRODUCTS
 
 def seed(harness: Harness, service: Service, code: str) -> int:
     """Run ``code`` in the service's shell; it prints how many rows it made (last line)."""
-    result = subprocess.run(
+    result = subprocess.run(  # noqa: S603 - this interpreter, argv built here
         [sys.executable, "manage.py", "shell", "-c", code],
         cwd=service.path,
         env=harness.env_for(service),

@@ -227,7 +227,7 @@ class RabbitMQNode:
             return self
         env = self.env()  # makes the node's folders on first use
         with (self.folder / "server.log").open("ab") as out:
-            self.process = subprocess.Popen(
+            self.process = subprocess.Popen(  # noqa: S603 - the private node's own rabbitmq-server, no arguments
                 [str(self.BIN / "rabbitmq-server")],
                 env=env,
                 stdout=out,
@@ -266,7 +266,7 @@ class RabbitMQNode:
         return self.process is not None and self.process.poll() is None
 
     def ctl(self, *args: str, timeout: float = 60.0) -> str:
-        result = subprocess.run(
+        result = subprocess.run(  # noqa: S603 - the private node's own rabbitmqctl, argv built here
             [str(self.BIN / "rabbitmqctl"), "-n", self.node, *args],
             env=self.env(),
             capture_output=True,
@@ -330,7 +330,7 @@ class PostgresCluster:
         command = [str(self.bindir / args[0]), *args[1:]]
         if self.user:
             command = ["runuser", "-u", self.user, "--", *command]
-        return subprocess.run(
+        return subprocess.run(  # noqa: S603 - argv built by this module's callers, no shell
             command, capture_output=True, text=True, timeout=timeout, check=True, cwd=self.folder
         )
 

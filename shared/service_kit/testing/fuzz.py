@@ -216,7 +216,7 @@ class Platform:
     def shell(self, name: str, code: str) -> str:
         """``manage.py shell -c code`` in ``name``'s environment; its last printed line."""
         service = BY_NAME[name]
-        result = subprocess.run(
+        result = subprocess.run(  # noqa: S603 - this interpreter, argv built here
             [sys.executable, "manage.py", "shell", "-c", code],
             cwd=service.path,
             env=self.harness.env_for(service, **self.env),
@@ -238,7 +238,7 @@ class Platform:
 
 
 def _create_service_client(harness: Harness, env: dict, client: tuple[str, str], scopes) -> None:
-    result = subprocess.run(
+    result = subprocess.run(  # noqa: S603 - this interpreter, argv built here
         [
             sys.executable,
             "manage.py",

@@ -15,7 +15,7 @@ KIT_PROJECT = Service("kit", "tests", 0, base=REPO_ROOT / "shared", package="kit
 
 
 def run(service: Service, *args: str, env: dict[str, str]) -> bool:
-    result = subprocess.run(
+    result = subprocess.run(  # noqa: S603 - this interpreter, argv built here
         [sys.executable, "manage.py", *args],
         cwd=service.path,
         env=env,

@@ -66,7 +66,7 @@ class Proc:
     def start(self) -> Proc:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as out:
-            self.popen = subprocess.Popen(
+            self.popen = subprocess.Popen(  # noqa: S603 - argv built by the harness (this interpreter and a server), no shell
                 self.command,
                 cwd=self.cwd,
                 env=self.env,

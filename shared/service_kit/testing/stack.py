@@ -207,7 +207,7 @@ class Stack:
     def manage(self, name: str, *args: str, timeout: float = 180) -> str:
         """``manage.py <args>`` of a service, with its processes' environment; its stdout."""
         service = BY_NAME[name]
-        result = subprocess.run(
+        result = subprocess.run(  # noqa: S603 - this interpreter, argv built here
             [sys.executable, "manage.py", *args],
             cwd=service.path,
             env=self.harness.env_for(service, **self.env_for(name)),

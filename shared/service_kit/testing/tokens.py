@@ -55,7 +55,7 @@ class TokenMint:
         scopes=(),
         is_staff: bool = False,
         client_id: str | None = None,
-        token_type: str = "access",
+        token_type: str = "access",  # noqa: S107 - a token type's name, not a secret
         lifetime: int = 300,
         **overrides,
     ) -> dict[str, Any]:

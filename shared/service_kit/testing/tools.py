@@ -35,9 +35,9 @@ def ensure(commands=PACKAGES) -> list[str]:
     if packages and os.geteuid() == 0 and shutil.which("apt-get"):
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         print(f"tools: apt-get install {' '.join(packages)}", flush=True)
-        subprocess.run(["apt-get", "update", "-qq"], env=env, check=False)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
+        subprocess.run(["apt-get", "update", "-qq"], env=env, check=False)  # noqa: S607 - apt-get from PATH, argv from constants and the caller's package names
+        subprocess.run(  # noqa: S603 - apt-get from PATH, argv from constants and the caller's package names
+            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],  # noqa: S607 - apt-get from PATH, argv from constants and the caller's package names
             env=env,
             check=False,
             stdout=subprocess.DEVNULL,

@@ -352,7 +352,7 @@ def _string(node: ast.AST) -> bool:
 # -- helpers ---------------------------------------------------------------------------------------
 def _run(command: list[str], root: Path) -> subprocess.CompletedProcess:
     try:
-        return subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=TIMEOUT)
+        return subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=TIMEOUT)  # noqa: S603 - argv built by this module's callers, no shell
     except subprocess.TimeoutExpired:
         return subprocess.CompletedProcess(command, 1, "", f"timed out after {TIMEOUT} s")
 
