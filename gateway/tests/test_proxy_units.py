@@ -682,7 +682,10 @@ def test_bodies_over_the_limit_get_413(edge_for, stub):
     answer = wsgi(app, "POST", "/api/v1/open/", body=b"x" * 1500, chunked=True)
     assert_error(answer, 413, "payload_too_large")
     answer = wsgi(app, "POST", "/api/v1/open/", body=b"x" * 900, chunked=True)
-    assert answer.status_code == 200 and stub.last().body == b"x" * 900 and stub.last().chunked
+    assert answer.status_code == 200 and stub.last().body == b"x" * 900
+    assert stub.last().headers["Content-Length"] == "900" and not stub.last().chunked
+    empty = wsgi(app, "POST", "/api/v1/open/", body=b"", chunked=True)  # or malformed: granian
+    assert_error(empty, 400, "parse_error")  # ends a body it cannot parse without a word
     bad = wsgi(app, "POST", "/api/v1/open/", headers=[("Content-Length", "12abc")])
     assert_error(bad, 400, "bad_request")
 
