@@ -714,6 +714,32 @@ def test_cors_from_the_corsheaders_settings(settings):
     assert not Cors().enabled
 
 
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "proxies", "internal"),
+    [
+        ("127.0.0.1", None, 0, True),  # the kubelet's probe on the pod, a sidecar
+        ("10.4.0.7", None, 0, True),  # Prometheus from its pod
+        ("::ffff:192.168.1.5", None, 0, True),
+        ("::1", None, 0, True),
+        ("203.0.113.9", None, 0, False),
+        ("203.0.113.9", "10.0.0.1", 0, False),  # no proxy is trusted: the header is not read
+        ("10.4.0.2", "203.0.113.9", 1, False),  # the ingress (private) says who called it
+        ("10.4.0.2", "10.0.0.1, 203.0.113.9", 1, False),  # the client's own claim comes first
+        ("10.4.0.2", "10.9.8.7", 1, True),  # a pod of the cluster, through the ingress
+        ("10.4.0.2", "unknown", 1, False),
+    ],
+)
+def test_who_is_on_the_clusters_own_network(rf, settings, peer, forwarded, proxies, internal):
+    from edge.views import is_internal
+
+    settings.GATEWAY_TRUSTED_PROXIES = proxies
+    headers = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded else {}
+    assert is_internal(rf.get("/readyz", REMOTE_ADDR=peer, **headers)) is internal
+    settings.GATEWAY_INTERNAL_NETWORKS = ["100.64.0.0/10"]  # a pod network outside the defaults
+    assert is_internal(rf.get("/readyz", REMOTE_ADDR="100.64.3.4"))
+    assert not is_internal(rf.get("/readyz", REMOTE_ADDR="10.4.0.7"))
+
+
 def test_the_system_checks_refuse_what_the_edge_cannot_honour(settings):
     from edge.checks import check_gateway
 
@@ -721,8 +747,10 @@ def test_the_system_checks_refuse_what_the_edge_cannot_honour(settings):
     settings.GATEWAY_THROTTLES = {"user": "lots"}
     settings.UPSTREAMS = {**settings.UPSTREAMS, "order": "ftp://x"}
     settings.GATEWAY_MAX_BODY_BYTES = 0
+    settings.GATEWAY_INTERNAL_NETWORKS = ["10.0.0.0/8", "10.0.0.300/8"]
     assert {error.id for error in check_gateway()} == {
         "gateway.E001",
         "gateway.E002",
         "gateway.E003",
+        "gateway.E006",
     }
