@@ -11,9 +11,8 @@ without Django's request and response objects, middleware or DRF:
    (2 and 3 share one Redis round trip, see :mod:`edge.limits`);
 4. a chunked body (no ``Content-Length``) is read whole, up to the limit (413 past it, 400
    ``parse_error`` when empty or malformed, see :mod:`service_kit.ops.bodies`), to go on with its
-   length; the request is sent to the upstream through its pool and breaker (see
-   :mod:`edge.proxy`) → 503
-   ``upstream_unavailable`` / 504 ``upstream_timeout`` when no answer comes;
+   length; the request goes to the upstream through its pool and breaker (see :mod:`edge.proxy`)
+   → 503 ``upstream_unavailable`` / 504 ``upstream_timeout`` when no answer comes;
 5. the upstream's status, headers (hop-by-hop ones dropped) and body are passed back, the body
    streamed when it is large or of unknown length.
 
@@ -270,7 +269,7 @@ class EdgeApplication:
                 # body as empty, and only a whole body can be checked (service_kit.ops.bodies).
                 stream, length = read_whole(stream, self.max_body)
             if length > BUFFER_LIMIT:
-                body = ClientBody(stream, length, self.max_body)
+                body = ClientBody(stream, length)
             elif length or length_header:
                 body = read_client_body(stream, length) if length else b""
             # PATH_INFO is decoded (latin-1 per PEP 3333): percent-encode it again.
