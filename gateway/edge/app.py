@@ -9,8 +9,10 @@ without Django's request and response objects, middleware or DRF:
    → 401 ``not_authenticated``/``token_not_valid`` with ``WWW-Authenticate``, upstream not called;
 3. the request is counted against its throttle budgets → 429 ``throttled`` with ``Retry-After``
    (2 and 3 share one Redis round trip, see :mod:`edge.limits`);
-4. it is sent to the upstream through its pool and breaker (see :mod:`edge.proxy`) → 503
-   ``upstream_unavailable`` / 504 ``upstream_timeout`` when no answer comes;
+4. a chunked body (no ``Content-Length``) is read whole, up to the limit (413 past it, 400
+   ``parse_error`` when empty or malformed, see :mod:`service_kit.ops.bodies`), to go on with its
+   length; the request goes to the upstream through its pool and breaker (see :mod:`edge.proxy`)
+   → 503 ``upstream_unavailable`` / 504 ``upstream_timeout`` when no answer comes;
 5. the upstream's status, headers (hop-by-hop ones dropped) and body are passed back, the body
    streamed when it is large or of unknown length.
 
@@ -33,6 +35,7 @@ from django.conf import settings
 from service_kit.api.errors import error_body
 from service_kit.auth.verify import TokenInvalid, verify
 from service_kit.http.breaker import BREAKER_STATE, breaker_for
+from service_kit.ops.bodies import BodyRefused, is_chunked, read_whole
 from service_kit.ops.context import clean_request_id, request_id_var, user_id_var
 from service_kit.ops.forwarded import client_address
 
@@ -40,7 +43,7 @@ from .cors import Cors
 from .http1 import ReadTimeout, UpstreamError
 from .limits import Limits
 from .metrics import REFUSED, THROTTLED, UPSTREAM_ERRORS, RouteMetrics
-from .proxy import BLOCK, BodyTooLarge, ClientBody, ClientBodyError, Upstream, UpstreamFailure
+from .proxy import BLOCK, ClientBody, ClientBodyError, Upstream, UpstreamFailure
 from .proxy import read_body as read_client_body
 from .routes import ADMIN, STATIC, Route, Router, default_routes
 
@@ -238,7 +241,7 @@ class EdgeApplication:
                 return self.too_large(exchange, start_response)
         else:
             length = 0
-            chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+            chunked = is_chunked(environ)
 
         # 2 and 3. Who is calling, and whether their budget allows it (one trip for both).
         address = self.client_address(environ)
@@ -262,9 +265,11 @@ class EdgeApplication:
         body: bytes | ClientBody | None = None
         try:
             if chunked:
-                body = ClientBody(stream, None, self.max_body)
-            elif length > BUFFER_LIMIT:
-                body = ClientBody(stream, length, self.max_body)
+                # Read whole and sent on with its length: a service (granian) reads a chunked
+                # body as empty, and only a whole body can be checked (service_kit.ops.bodies).
+                stream, length = read_whole(stream, self.max_body)
+            if length > BUFFER_LIMIT:
+                body = ClientBody(stream, length)
             elif length or length_header:
                 body = read_client_body(stream, length) if length else b""
             # PATH_INFO is decoded (latin-1 per PEP 3333): percent-encode it again.
@@ -275,11 +280,18 @@ class EdgeApplication:
                 if not query.isascii():
                     query = quote(query.encode("latin-1"), safe=QUERY_SAFE)
                 target = f"{target}?{query}"
-            response = upstream.send(method, target, headers, body, length=length, chunked=chunked)
+            response = upstream.send(method, target, headers, body, length=length)
         except UpstreamFailure as failure:
             return self.upstream_failed(exchange, start_response, failure)
-        except BodyTooLarge:
-            return self.too_large(exchange, start_response)
+        except BodyRefused as refusal:
+            return self.error(
+                exchange,
+                start_response,
+                refusal.status,
+                refusal.code,
+                refusal.message,
+                refusal.details,
+            )
         except ClientBodyError as exc:
             return self.error(exchange, start_response, 400, "bad_request", str(exc))
 

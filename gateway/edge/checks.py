@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -36,4 +37,9 @@ def check_gateway(app_configs=None, **kwargs):
             errors.append(Error(f"timeouts of {name!r} must be positive", id="gateway.E004"))
     if int(getattr(settings, "GATEWAY_POOL_MAXSIZE", 1)) < 1:
         errors.append(Error("GATEWAY_POOL_MAXSIZE must be at least 1", id="gateway.E005"))
+    for network in getattr(settings, "GATEWAY_INTERNAL_NETWORKS", []):
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError as exc:
+            errors.append(Error(str(exc), hint="GATEWAY_INTERNAL_NETWORKS", id="gateway.E006"))
     return errors

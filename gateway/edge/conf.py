@@ -12,6 +12,8 @@
 ``GATEWAY_POOL_MAXSIZE``               keep-alive connections kept per upstream (32)
 ``GATEWAY_TRUSTED_PROXIES``            proxies in front of the gateway whose ``X-Forwarded-*``
                                        are believed (0: the peer address is the client)
+``GATEWAY_INTERNAL_NETWORKS``          the cluster's own networks, which alone get ``/metrics``
+                                       and ``/readyz``'s details (loopback, private ranges)
 =====================================  =========================================================
 
 Upstream URLs are the kit's ``UPSTREAMS`` (``<NAME>_SERVICE_URL``); the breaker thresholds are the
@@ -26,6 +28,17 @@ from typing import Any
 import environ
 
 from service_kit.conf import SERVICE_PORTS, logging_settings
+
+#: Who gets /metrics and /readyz's details: loopback and the private ranges, where the kubelet,
+#: Prometheus and the mesh's sidecars call from (edge.views).
+DEFAULT_INTERNAL_NETWORKS = [
+    "127.0.0.0/8",
+    "::1/128",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "fc00::/7",
+]
 
 #: Requests per window and scope (see edge.limits for what each scope counts).
 DEFAULT_THROTTLES = {
@@ -57,5 +70,8 @@ def gateway_settings() -> dict[str, Any]:
         "GATEWAY_RETRIES": env.int("GATEWAY_RETRIES", 1),
         "GATEWAY_POOL_MAXSIZE": env.int("GATEWAY_POOL_MAXSIZE", 32),
         "GATEWAY_TRUSTED_PROXIES": env.int("GATEWAY_TRUSTED_PROXIES", 0),
+        "GATEWAY_INTERNAL_NETWORKS": env.list(
+            "GATEWAY_INTERNAL_NETWORKS", default=DEFAULT_INTERNAL_NETWORKS
+        ),
         "LOGGING": log_config,
     }

@@ -69,43 +69,29 @@ class ClientBodyError(Exception):
     lock is left to expire (its ``trial_timeout``)."""
 
 
-class BodyTooLarge(ClientBodyError):
-    """A body sent without ``Content-Length`` went past the limit while streaming."""
-
-
 class ClientBody:
-    """The client's body, read as it is sent on: exactly ``length`` bytes, or (chunked, no
-    length) until its end, refusing to go past ``limit``."""
+    """The client's body, read as it is sent on: exactly ``length`` bytes (a chunked one has been
+    read whole first, see edge.app)."""
 
-    __slots__ = ("length", "limit", "remaining", "started", "stream", "total")
+    __slots__ = ("remaining", "started", "stream")
 
-    def __init__(self, stream, length: int | None, limit: int):
+    def __init__(self, stream, length: int):
         self.stream = stream
-        self.length = length
         self.remaining = length
-        self.limit = limit
-        self.total = 0
         self.started = False
 
     def read(self, amt: int | None = -1) -> bytes:
         self.started = True
-        size = amt if amt and amt > 0 else BLOCK
-        if self.remaining is not None:
-            if self.remaining <= 0:
-                return b""
-            size = min(size, self.remaining)
+        if self.remaining <= 0:
+            return b""
+        size = min(amt if amt and amt > 0 else BLOCK, self.remaining)
         try:
             data = self.stream.read(size)
         except Exception as exc:
             raise ClientBodyError("the request body could not be read") from exc
-        if self.remaining is not None:
-            if not data:
-                raise ClientBodyError("the request body ended before its Content-Length")
-            self.remaining -= len(data)
-        else:
-            self.total += len(data)
-            if self.total > self.limit:
-                raise BodyTooLarge(self.limit)
+        if not data:
+            raise ClientBodyError("the request body ended before its Content-Length")
+        self.remaining -= len(data)
         return data
 
 
@@ -166,12 +152,11 @@ class Upstream:
         body,
         *,
         length: int | None = None,
-        chunked: bool = False,
     ) -> http1.Response:
         """The upstream's response (head read, body not yet), or :class:`UpstreamFailure`.
 
-        ``body`` is None, bytes or a :class:`ClientBody` (``length`` bytes, or ``chunked``);
-        the caller reads the response and releases its connection."""
+        ``body`` is None, bytes or a :class:`ClientBody` of ``length`` bytes; the caller reads
+        the response and releases its connection."""
         breaker = self.breaker
         try:
             trial = breaker.allow()
@@ -191,7 +176,6 @@ class Upstream:
                     body,
                     host=self.host,
                     length=length,
-                    chunked=chunked,
                 )
             except http1.ConnectTimeout as exc:  # before ConnectError: it subclasses it
                 kind, again, error = "connect_timeout", False, exc

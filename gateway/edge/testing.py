@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -211,6 +212,31 @@ def call(
         return Answer(response.status, response.headers, content, took)
     finally:
         conn.close()
+
+
+def raw(base_url: str, data: bytes, *, timeout: float = 30.0) -> Answer:
+    """One request written byte for byte as given (a malformed chunked body, say): its answer."""
+    host, port = base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        started = time.perf_counter()
+        sock.sendall(data)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        content = response.read()
+        return Answer(response.status, response.headers, content, time.perf_counter() - started)
+
+
+def chunked(
+    method: str, path: str, headers: dict[str, str], chunks: Iterable[bytes], *, framing=None
+) -> bytes:
+    """A whole request with its body chunked (``framing``: the body's bytes as they are to go,
+    in place of ``chunks`` framed properly)."""
+    head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+    head += "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    head += "Transfer-Encoding: chunked\r\n\r\n"
+    if framing is None:
+        framing = b"".join(b"%x\r\n%b\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
+    return head.encode() + framing
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -1,10 +1,19 @@
 """The gateway's own pages about its upstreams: readiness of them all, and every API's docs.
 
 - ``/readyz``: the gateway's own checks and every upstream's ``/readyz``, called in parallel with
-  short timeouts, in one JSON document; 503 naming whatever is not ready.
+  short timeouts, in one JSON document; 503 naming whatever is not ready. Computed by one thread
+  at a time and kept ``READYZ_CACHE_SECONDS``, so a flood of calls costs one round of upstream
+  calls per interval. Only the cluster's own network (below) gets the document; anyone else gets
+  its ``status`` alone, no exception text, no upstream names.
+- ``/metrics``: the cluster's own network only (403 ``permission_denied`` for anyone else).
 - ``/api/schema/<service>/``: that service's OpenAPI document (its ``/api/schema/?format=json``),
   kept for ``API_SCHEMA_CACHE_SECONDS``; an older copy is served while the service does not answer.
 - ``/api/docs/``: Swagger UI with every service's schema in its "Select a definition" list.
+
+The cluster's own network is ``GATEWAY_INTERNAL_NETWORKS`` (loopback and the private ranges), and
+a caller's address is the one the ``GATEWAY_TRUSTED_PROXIES`` in front say called them (the kit's
+``client_address``): an ``X-Forwarded-For`` the client wrote itself comes before the address the
+ingress appends, and is never read.
 
 The upstreams are ``settings.UPSTREAMS`` (``<NAME>_SERVICE_URL``); ``READYZ_UPSTREAMS`` and
 ``API_DOCS_SERVICES`` name which of them these pages cover.
@@ -12,10 +21,12 @@ The upstreams are ``settings.UPSTREAMS`` (``<NAME>_SERVICE_URL``); ``READYZ_UPST
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache, wraps
 from typing import Any
 
 import urllib3
@@ -28,7 +39,9 @@ from urllib3.exceptions import HTTPError, ReadTimeoutError
 
 from service_kit.api.errors import error_response
 from service_kit.ops.context import REQUEST_ID_HEADER, current_request_id
+from service_kit.ops.forwarded import client_address
 from service_kit.ops.health import CHECKS
+from service_kit.ops.metrics import metrics_view
 
 #: Readiness of upstreams and schema downloads: rare, small, never retried (the next probe is).
 _pool = urllib3.PoolManager(num_pools=16, maxsize=2, retries=False)
@@ -47,6 +60,37 @@ def _get_only(view):
 
     wrapper.__name__ = view.__name__
     wrapper.__doc__ = view.__doc__
+    return wrapper
+
+
+@lru_cache(maxsize=4)
+def internal_networks(entries: tuple[str, ...]) -> tuple[Any, ...]:
+    """``GATEWAY_INTERNAL_NETWORKS`` parsed (once per value of the setting)."""
+    return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
+
+
+def is_internal(request) -> bool:
+    """The caller is on the cluster's own network (module docstring)."""
+    address = client_address(request.META, int(settings.GATEWAY_TRUSTED_PROXIES))
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if ip.version == 6 and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    networks = internal_networks(tuple(settings.GATEWAY_INTERNAL_NETWORKS))
+    return any(ip in network for network in networks)
+
+
+def _internal_only(view):
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not is_internal(request):
+            return error_response(
+                403, "permission_denied", "This page is served to the cluster's own network only."
+            )
+        return view(request, *args, **kwargs)
+
     return wrapper
 
 
@@ -123,11 +167,46 @@ def own_readiness() -> dict[str, Any]:
     return results
 
 
+class Snapshot:
+    """The latest readiness document of this process, shared by its threads: while one thread
+    asks the upstreams, the others wait for its answer rather than ask again."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.latest: tuple[float, dict[str, Any]] | None = None  # (monotonic time taken, body)
+
+    def get(self, max_age: float, take) -> dict[str, Any]:
+        latest = self.latest
+        if latest is None or time.monotonic() - latest[0] >= max_age:
+            with self.lock:
+                latest = self.latest  # another thread may have taken it meanwhile
+                if latest is None or time.monotonic() - latest[0] >= max_age:
+                    latest = self.latest = (time.monotonic(), take())
+        return latest[1]
+
+
+_readiness = Snapshot()
+
+
 @_get_only
 def readyz(request):
     """Ready when the gateway's own checks pass and every upstream answers its ``/readyz`` 200.
 
-    ``failed`` names the gateway's failed checks and the upstreams that are not ready."""
+    ``failed`` names the gateway's failed checks and the upstreams that are not ready; only the
+    cluster's own network sees it (module docstring)."""
+    body = _readiness.get(float(settings.READYZ_CACHE_SECONDS), platform_readiness)
+    status = 503 if body["failed"] else 200
+    if not is_internal(request):
+        body = {"status": body["status"], "service": body["service"]}
+    return JsonResponse(body, status=status)
+
+
+@_internal_only
+def metrics(request):
+    return metrics_view(request)
+
+
+def platform_readiness() -> dict[str, Any]:
     names = readyz_upstreams()
     with ThreadPoolExecutor(max_workers=max(1, len(names)), thread_name_prefix="readyz") as pool:
         futures = {name: pool.submit(upstream_readiness, name) for name in names}
@@ -142,7 +221,7 @@ def readyz(request):
         "upstreams": upstreams,
         "failed": failed,
     }
-    return JsonResponse(body, status=503 if failed else 200)
+    return body
 
 
 # -- /api/schema/<service>/ and /api/docs/ -------------------------------------------------------

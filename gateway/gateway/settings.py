@@ -22,6 +22,8 @@ _settings = service_settings(
     # /readyz and /api/docs/ over the upstreams (edge.views); unset: every upstream.
     READYZ_UPSTREAMS=env.list("READYZ_UPSTREAMS", default=None),
     READYZ_TIMEOUT=(env.float("READYZ_CONNECT_TIMEOUT", 0.5), env.float("READYZ_TIMEOUT", 3.0)),
+    # One round of upstream calls per this many seconds, however many callers.
+    READYZ_CACHE_SECONDS=env.float("READYZ_CACHE_SECONDS", 2.0),
     API_DOCS_SERVICES=env.list("API_DOCS_SERVICES", default=None),
     API_SCHEMA_TIMEOUT=(1.0, env.float("API_SCHEMA_TIMEOUT", 10.0)),
     API_SCHEMA_CACHE_SECONDS=env.float("API_SCHEMA_CACHE_SECONDS", 60.0),

@@ -6,8 +6,10 @@ from service_kit.urls import handler400, handler403, handler404, handler500, ser
 
 urlpatterns = [
     *service_urlpatterns(
-        # In front of the kit's own /readyz and /api/docs/: the whole platform's.
+        # In front of the kit's own /readyz, /metrics and /api/docs/: the whole platform's, and
+        # the first two for the cluster's own network only.
         path("readyz", edge.readyz, name="readyz"),
+        path("metrics", edge.metrics, name="metrics"),
         path("api/schema/<slug:service>/", edge.service_schema, name="service-schema"),
         path("api/docs/", edge.docs, name="docs"),
         admin_site=False,

@@ -83,6 +83,7 @@ def test_a_schema_is_kept_briefly_and_an_old_copy_serves_while_its_service_is_do
 
 @pytest.mark.django_db
 def test_readyz_names_every_upstream_that_does_not_answer_quickly(client, settings):
+    settings.READYZ_CACHE_SECONDS = 0
     settings.UPSTREAMS = {name: closed_port_url() for name in ["gateway", *SERVICES]}
     settings.READYZ_UPSTREAMS = ["auth", "payment"]
     started = time.monotonic()
@@ -180,6 +181,7 @@ def site(tmp_path_factory):
             BY_NAME["gateway"],
             **{**identity, **upstreams},
             READYZ_UPSTREAMS="auth,user,product",
+            READYZ_CACHE_SECONDS="0",  # each call asks again: an upstream is stopped in between
         )
         yield harness, gateway, procs
     finally:

@@ -20,15 +20,25 @@ import time
 import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import pytest
-from edge.testing import RecordingUpstream, SilentUpstream, bearer, call, json_reply
+from edge.testing import (
+    RecordingUpstream,
+    SilentUpstream,
+    bearer,
+    call,
+    chunked,
+    json_reply,
+    raw,
+)
 
 from service_kit.auth.verify import revoke_jti
 from service_kit.platform import BY_NAME
 from service_kit.testing import backing
 from service_kit.testing.contract import assert_error, token_cases
 from service_kit.testing.processes import Harness, free_port, wait_for
+from service_kit.testing.stubs import JsonStub
 from service_kit.testing.tokens import TokenMint
 
 SERVICES = ["auth", "user", "product", "inventory", "order", "payment"]
@@ -40,6 +50,7 @@ category = CategoryFactory(name="Lighting", slug="lighting")
 ProductFactory(sku="LAMP-1", name="Desk lamp", slug="desk-lamp", price="12.50", category=category)
 ProductFactory(sku="LAMP-2", name="Floor lamp", slug="floor-lamp", price="80.00", category=category)
 """
+SEED_PROFILE = "from profiles.factories import ProfileFactory; ProfileFactory(user_id='{}')"
 SEED_STOCK = (
     "from stock.factories import StockItemFactory; StockItemFactory(sku='LAMP-1', on_hand=7)"
 )
@@ -339,7 +350,7 @@ def test_admin_paths_map_to_the_services_admin_and_static_with_the_prefix(stub_g
     assert stub.count == count
 
 
-def test_a_2mb_upload_streams_to_the_upstream_and_a_large_answer_streams_back(
+def test_a_2mb_upload_reaches_the_upstream_whole_and_a_large_answer_streams_back(
     platform, stub_gateway, stub
 ):
     payload = os.urandom(2 * 1024 * 1024)
@@ -360,7 +371,8 @@ def test_a_2mb_upload_streams_to_the_upstream_and_a_large_answer_streams_back(
     )
     assert chunked.status_code == 201
     assert chunked.json() == {"bytes": len(payload), "sha256": digest}
-    assert stub.last().chunked  # streamed on as it came, no length known
+    # Read whole first and sent on with its length (a service would read a chunked body as empty).
+    assert stub.last().headers["Content-Length"] == str(len(payload)) and not stub.last().chunked
 
     # An answer of unknown length streams back whole.
     stub.respond = lambda seen: (200, [("Content-Type", "application/octet-stream")], blocks)
@@ -415,6 +427,80 @@ def test_a_kept_alive_client_connection_survives_a_refusal_with_an_unread_body(s
             assert (answer.status, json.loads(answer.read())) == (200, {"ok": True})
     finally:
         conn.close()
+
+
+# -- chunked request bodies: applied whole, refused when too large or malformed ------------------
+# granian hands a WSGI application a chunked body without CONTENT_LENGTH, which Django reads as
+# empty: a chunked PATCH used to answer 200 and change nothing, through the gateway or not.
+@pytest.fixture(scope="module")
+def profile(platform):
+    user_id = str(uuid.uuid4())
+    manage(platform.harness, "user", "shell", "-c", SEED_PROFILE.format(user_id))
+    return {"Authorization": f"Bearer {platform.token(user_id=user_id)}"}
+
+
+def first_name(url: str, auth: dict[str, str]) -> str:
+    me = call(url, "GET", "/api/v1/users/me/", headers=auth)
+    assert me.status_code == 200, me
+    return me.json()["first_name"]
+
+
+def base_url(platform, via: str) -> str:
+    return platform.gateway.url if via == "gateway" else platform.procs["user"].url
+
+
+@pytest.mark.parametrize("via", ["gateway", "user"])
+def test_a_chunked_patch_is_applied_whole(platform, profile, via):
+    url = base_url(platform, via)
+    document = json.dumps({"first_name": f"Grace-{via}", "last_name": "Hopper"}).encode()
+    headers = {**profile, "Content-Type": "application/json"}
+
+    answer = raw(url, chunked("PATCH", "/api/v1/users/me/", headers, [document[:9], document[9:]]))
+
+    assert answer.status_code == 200, answer
+    assert (answer.json()["first_name"], answer.json()["last_name"]) == (f"Grace-{via}", "Hopper")
+    assert first_name(url, profile) == f"Grace-{via}"
+
+
+@pytest.mark.parametrize("via", ["gateway", "user"])
+@pytest.mark.parametrize(
+    "framing",
+    [
+        b'zz\r\n{"first_name": "Mallory"}\r\n0\r\n\r\n',  # the size is not hexadecimal
+        b'9\r\n{"first_name": "Mallory"}\r\n0\r\n\r\n',  # the data overruns its size
+    ],
+    ids=["bad-size", "overrun"],
+)
+def test_a_malformed_chunked_body_gets_400_and_changes_nothing(platform, profile, via, framing):
+    url = base_url(platform, via)
+    before = first_name(url, profile)
+    headers = {**profile, "Content-Type": "application/json"}
+
+    answer = raw(url, chunked("PATCH", "/api/v1/users/me/", headers, [], framing=framing))
+
+    assert_error(answer, 400, "parse_error")
+    assert first_name(url, profile) == before != "Mallory"
+
+
+@pytest.mark.parametrize("via", ["gateway", "user"])
+def test_a_chunked_body_over_the_limit_gets_413_and_changes_nothing(platform, profile, via):
+    url = base_url(platform, via)
+    before = first_name(url, profile)
+    padding = b" " * (10 * 1024 * 1024)  # JSON whitespace: the document stays valid
+    document = b'{"first_name": "Bulky",' + padding + b'"last_name": "X"}'
+    blocks = [document[i : i + 256 * 1024] for i in range(0, len(document), 256 * 1024)]
+
+    answer = call(
+        url,
+        "PATCH",
+        "/api/v1/users/me/",
+        headers={**profile, "Content-Type": "application/json"},
+        chunks=blocks,
+    )
+
+    assert_error(answer, 413, "payload_too_large")
+    assert answer.json()["error"]["details"] == {"max_bytes": 10 * 1024 * 1024}
+    assert first_name(url, profile) == before
 
 
 # -- 2. authentication at the edge ---------------------------------------------------------------
@@ -746,3 +832,98 @@ def test_cors_preflight_and_answers_on_the_lean_path(platform, stub):
         gateway.url, "GET", "/api/v1/products/", headers={"Origin": "https://evil.example"}
     )
     assert "Access-Control-Allow-Origin" not in other
+
+
+# -- the gateway's /readyz and /metrics: brief for the public, whole for the cluster -------------
+LEAK = "OperationalError: connection to amqp://order@10.1.2.3:5672/platform refused"
+PUBLIC = {"X-Forwarded-For": "203.0.113.9"}  # as the ingress (the one trusted proxy) writes it
+FORGED = {"X-Forwarded-For": "10.0.0.1, 203.0.113.9"}  # the client's own claim comes first
+BEHIND = {"X-Forwarded-For": "10.1.2.3"}  # a pod of the cluster, through the same proxy
+
+
+@dataclass
+class ReadyzStub(JsonStub):
+    """An upstream's ``/readyz``: ready, or not with an internal error's text in its checks."""
+
+    ready: bool = True
+
+    def answer(self, request):
+        if self.ready:
+            return 200, {"status": "ok", "checks": {"database": {"ok": True}}, "failed": []}
+        checks = {"database": {"ok": True}, "broker": {"ok": False, "error": LEAK}}
+        return 503, {"status": "unavailable", "checks": checks, "failed": ["broker"]}
+
+
+@pytest.fixture(scope="module")
+def readiness(platform):
+    stubs = {name: ReadyzStub(ready=name != "payment") for name in SERVICES}
+    urls = {name: stub.start() for name, stub in stubs.items()}
+    try:
+        gateway = platform.start_gateway(
+            **platform.upstream_env(**urls),
+            GATEWAY_TRUSTED_PROXIES="1",
+            READYZ_CACHE_SECONDS="60",  # the whole test within one interval
+        )
+        yield gateway, stubs
+    finally:
+        for stub in stubs.values():
+            stub.stop()
+
+
+def fan_outs(stubs) -> dict[str, int]:
+    return {name: len(stub.requests) for name, stub in stubs.items()}
+
+
+def test_the_public_gets_readiness_without_details_and_a_flood_costs_one_fan_out(readiness):
+    gateway, stubs = readiness
+
+    with ThreadPoolExecutor(16) as pool:
+        flood = list(
+            pool.map(lambda _: call(gateway.url, "GET", "/readyz", headers=PUBLIC), range(48))
+        )
+    forged = call(gateway.url, "GET", "/readyz", headers=FORGED)
+
+    for answer in [*flood, forged]:
+        assert answer.status_code == 503
+        assert answer.json() == {"status": "unavailable", "service": "gateway"}
+    assert fan_outs(stubs) == dict.fromkeys(SERVICES, 1)
+    for headers in (PUBLIC, FORGED):
+        assert_error(
+            call(gateway.url, "GET", "/metrics", headers=headers), 403, "permission_denied"
+        )
+
+
+def test_the_cluster_gets_readiness_details_and_metrics(readiness):
+    gateway, stubs = readiness
+
+    for headers in ({}, BEHIND):  # the kubelet or Prometheus on the pod, or through the proxy
+        inside = call(gateway.url, "GET", "/readyz", headers=headers)
+        assert inside.status_code == 503
+        body = inside.json()
+        assert body["status"] == "unavailable" and body["failed"] == ["payment"]
+        assert body["upstreams"]["payment"]["checks"]["broker"] == {"ok": False, "error": LEAK}
+        assert set(body["upstreams"]) == set(SERVICES)
+        metrics = call(gateway.url, "GET", "/metrics", headers=headers)
+        assert metrics.status_code == 200
+        assert 'http_client_breaker_state{upstream="payment"}' in metrics.content.decode()
+    assert max(fan_outs(stubs).values()) <= 1  # still the same interval: no new fan-out
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/users/../../../readyz",
+        "/api/v1/users/%2e%2e/%2e%2e/%2e%2e/metrics",
+        "/api/v1/users/..%2f..%2f..%2freadyz",
+        "/admin/users/static/..%2f..%2fmetrics",
+        "/admin/users/%2E%2E/readyz",
+        "/.well-known/jwks.json/../../metrics",
+    ],
+)
+def test_no_path_through_the_gateway_reaches_a_services_readyz_or_metrics(stub_gateway, stub, path):
+    count = stub.count
+    answer = call(stub_gateway.url, "GET", path, headers=PUBLIC)
+    assert answer.status_code in (400, 401, 404), answer
+    assert not any(
+        seen.path.rstrip("/").endswith(("/readyz", "/metrics")) for seen in stub.requests[count:]
+    )

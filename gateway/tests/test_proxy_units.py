@@ -24,7 +24,7 @@ from edge.app import EdgeApplication, _claimed_identity
 from edge.cors import Cors
 from edge.limits import Budget, Limits, Trip, parse_rate
 from edge.logs import EcsFormatter
-from edge.proxy import BodyTooLarge, ClientBody, ClientBodyError
+from edge.proxy import ClientBody, ClientBodyError
 from edge.routes import ADMIN, API, PUBLIC, STATIC, Route, Router, default_routes
 from edge.testing import Answer, RecordingUpstream, SilentUpstream, json_reply
 
@@ -463,16 +463,12 @@ def test_a_header_value_cannot_end_the_head_early():
     assert head == b"GET / HTTP/1.1\r\nHost: up\r\nX-Ok: 1\r\n\r\n"
 
 
-def test_the_clients_body_is_read_to_its_length_or_refused_past_the_limit():
-    body = ClientBody(io.BytesIO(b"0123456789"), 4, limit=100)
+def test_the_clients_body_is_read_to_its_length():
+    body = ClientBody(io.BytesIO(b"0123456789"), 4)
     assert body.read(3) == b"012" and body.read(3) == b"3" and body.read(3) == b""
     with pytest.raises(ClientBodyError, match="ended before"):
-        short = ClientBody(io.BytesIO(b"01"), 4, limit=100)
+        short = ClientBody(io.BytesIO(b"01"), 4)
         short.read(), short.read()
-    unbounded = ClientBody(io.BytesIO(b"x" * 10), None, limit=6)
-    assert unbounded.read(5) == b"xxxxx"
-    with pytest.raises(BodyTooLarge):
-        unbounded.read(5)
     assert not issubclass(ClientBodyError, OSError)
 
 
@@ -682,7 +678,10 @@ def test_bodies_over_the_limit_get_413(edge_for, stub):
     answer = wsgi(app, "POST", "/api/v1/open/", body=b"x" * 1500, chunked=True)
     assert_error(answer, 413, "payload_too_large")
     answer = wsgi(app, "POST", "/api/v1/open/", body=b"x" * 900, chunked=True)
-    assert answer.status_code == 200 and stub.last().body == b"x" * 900 and stub.last().chunked
+    assert answer.status_code == 200 and stub.last().body == b"x" * 900
+    assert stub.last().headers["Content-Length"] == "900" and not stub.last().chunked
+    empty = wsgi(app, "POST", "/api/v1/open/", body=b"", chunked=True)  # or malformed: granian
+    assert_error(empty, 400, "parse_error")  # ends a body it cannot parse without a word
     bad = wsgi(app, "POST", "/api/v1/open/", headers=[("Content-Length", "12abc")])
     assert_error(bad, 400, "bad_request")
 
@@ -711,6 +710,32 @@ def test_cors_from_the_corsheaders_settings(settings):
     assert not Cors().enabled
 
 
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "proxies", "internal"),
+    [
+        ("127.0.0.1", None, 0, True),  # the kubelet's probe on the pod, a sidecar
+        ("10.4.0.7", None, 0, True),  # Prometheus from its pod
+        ("::ffff:192.168.1.5", None, 0, True),
+        ("::1", None, 0, True),
+        ("203.0.113.9", None, 0, False),
+        ("203.0.113.9", "10.0.0.1", 0, False),  # no proxy is trusted: the header is not read
+        ("10.4.0.2", "203.0.113.9", 1, False),  # the ingress (private) says who called it
+        ("10.4.0.2", "10.0.0.1, 203.0.113.9", 1, False),  # the client's own claim comes first
+        ("10.4.0.2", "10.9.8.7", 1, True),  # a pod of the cluster, through the ingress
+        ("10.4.0.2", "unknown", 1, False),
+    ],
+)
+def test_who_is_on_the_clusters_own_network(rf, settings, peer, forwarded, proxies, internal):
+    from edge.views import is_internal
+
+    settings.GATEWAY_TRUSTED_PROXIES = proxies
+    headers = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded else {}
+    assert is_internal(rf.get("/readyz", REMOTE_ADDR=peer, **headers)) is internal
+    settings.GATEWAY_INTERNAL_NETWORKS = ["100.64.0.0/10"]  # a pod network outside the defaults
+    assert is_internal(rf.get("/readyz", REMOTE_ADDR="100.64.3.4"))
+    assert not is_internal(rf.get("/readyz", REMOTE_ADDR="10.4.0.7"))
+
+
 def test_the_system_checks_refuse_what_the_edge_cannot_honour(settings):
     from edge.checks import check_gateway
 
@@ -718,8 +743,10 @@ def test_the_system_checks_refuse_what_the_edge_cannot_honour(settings):
     settings.GATEWAY_THROTTLES = {"user": "lots"}
     settings.UPSTREAMS = {**settings.UPSTREAMS, "order": "ftp://x"}
     settings.GATEWAY_MAX_BODY_BYTES = 0
+    settings.GATEWAY_INTERNAL_NETWORKS = ["10.0.0.0/8", "10.0.0.300/8"]
     assert {error.id for error in check_gateway()} == {
         "gateway.E001",
         "gateway.E002",
         "gateway.E003",
+        "gateway.E006",
     }

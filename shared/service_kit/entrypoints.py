@@ -14,10 +14,15 @@ def manage(settings_module: str) -> None:
 
 
 def wsgi_application(settings_module: str):
+    """Django's WSGI application, given chunked request bodies whole (service_kit.ops.bodies)."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module)
+    from django.conf import settings
     from django.core.wsgi import get_wsgi_application
 
-    return get_wsgi_application()
+    from service_kit.ops.bodies import WholeBodies
+
+    application = get_wsgi_application()
+    return WholeBodies(application, limit=settings.MAX_REQUEST_BODY_SIZE)
 
 
 def asgi_application(settings_module: str):
