@@ -61,7 +61,11 @@ def log():
             (),
             "Reset your password: https://shop.example.com/reset?token=[REDACTED]",
         ),
-        ("payment.charge %s declined", ("tok_chargeDeclined",), "payment.charge [REDACTED] declined"),
+        (
+            "payment.charge %s declined",
+            ("tok_chargeDeclined",),
+            "payment.charge [REDACTED] declined",
+        ),
         (f"client order secret {CLIENT_SECRET}", (), "client order secret [REDACTED]"),
     ],
 )
@@ -133,7 +137,9 @@ def test_an_exception_without_secrets_is_written_as_before(log):
 def test_a_line_without_secrets_is_unchanged(log):
     request_id = uuid.uuid4().hex
 
-    line = log("info", "http.request", extra={"url.path": "/api/v1/orders/", "request_id": request_id})
+    line = log(
+        "info", "http.request", extra={"url.path": "/api/v1/orders/", "request_id": request_id}
+    )
 
     assert line["message"] == "http.request"
     assert line["url"] == {"path": "/api/v1/orders/"}

@@ -40,7 +40,9 @@ class Leak:
         return f"{self.where}: {self.kind} in …{self.excerpt}…"
 
 
-def find_secrets(text: str, *, where: str = "", literals: dict[str, str] | None = None) -> list[Leak]:
+def find_secrets(
+    text: str, *, where: str = "", literals: dict[str, str] | None = None
+) -> list[Leak]:
     """Every secret in ``text``: by shape, and each of ``literals`` (kind → value) as written."""
     found = []
     for kind, shape in SECRET_SHAPES.items():
