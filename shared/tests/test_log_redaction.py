@@ -9,13 +9,15 @@ import io
 import json
 import logging
 import logging.config
+import re
 import secrets
 import uuid
 
 import jwt
 import pytest
+import yaml
 
-from service_kit.conf import logging_settings
+from service_kit.conf import REPO_ROOT, logging_settings
 from service_kit.testing.secrets import find_secrets
 
 JWT = jwt.encode({"user_id": "42", "token_type": "refresh"}, "k" * 32, algorithm="HS256")
@@ -144,3 +146,20 @@ def test_a_line_without_secrets_is_unchanged(log):
     assert line["message"] == "http.request"
     assert line["url"] == {"path": "/api/v1/orders/"}
     assert line["http"]["request"]["id"] == request_id
+
+
+def test_filebeat_cuts_what_slips_past_the_services_filter():
+    """compose's Filebeat (Go regular expressions, no look-arounds) cuts the same secrets out of
+    the text fields it ships, and drops secret-named fields whole."""
+    config = yaml.safe_load((REPO_ROOT / "compose/filebeat/filebeat.yml").read_text())
+    replace = next(p["replace"] for p in config["processors"] if "replace" in p)
+    dropped = next(p["drop_fields"] for p in config["processors"] if "drop_fields" in p)
+    line = f"printed {JWT} and {RESET} for tok_visa"
+
+    for field in ("message", "error.message", "error.stack_trace"):
+        text = line
+        for rule in (r for r in replace["fields"] if r["field"] == field):
+            assert "(?=" not in rule["pattern"] and "(?<" not in rule["pattern"]
+            text = re.sub(rule["pattern"], rule["replacement"], text)
+        assert text == "printed [REDACTED] and [REDACTED] for [REDACTED]", field
+    assert {"password", "client_secret", "payment_token"} <= set(dropped["fields"])
