@@ -19,9 +19,10 @@ from pathlib import Path
 
 from service_kit.ops.logs import SECRET_SHAPES
 
-#: Places known to show a secret today, each fixed by another finding of issue 11 in flight:
-#: (where, kind) → the finding. A leak found there is reported as known, not as a failure.
-#: Empty this list once those fixes are merged; never add to it to make a test pass.
+#: Admin pages known to show a secret today, each fixed by another finding of issue 11 in
+#: flight: ("<service> admin <app_label.model>", kind) → the finding. A leak found there does not
+#: fail the test; an entry whose page no longer leaks does (remove it once its fix is merged).
+#: Never add to it to make a test pass.
 KNOWN_LEAKS: dict[tuple[str, str], str] = {
     # SimpleJWT's blacklist admin shows whole refresh tokens (finding 1: the admin goes).
     ("auth admin token_blacklist.outstandingtoken", "jwt"): "issue 11 finding 1",
