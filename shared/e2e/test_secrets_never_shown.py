@@ -31,7 +31,9 @@ def test_a_password_reset_token_goes_by_mail_only(stack, gateway):
 
     assert "token" not in answer
     body = stack.mail.wait_for(to=email).get_content()
-    [token] = [m.group() for m in SECRET_SHAPES["reset_token"].finditer(body)]
+    [token] = [
+        line.strip() for line in body.splitlines() if SECRET_SHAPES["reset_token"].search(line)
+    ]
     USED["reset_token"] = token
     Api(gateway).ok(
         "POST",
