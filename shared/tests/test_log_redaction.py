@@ -163,3 +163,28 @@ def test_filebeat_cuts_what_slips_past_the_services_filter():
             text = re.sub(rule["pattern"], rule["replacement"], text)
         assert text == "printed [REDACTED] and [REDACTED] for [REDACTED]", field
     assert {"password", "client_secret", "payment_token"} <= set(dropped["fields"])
+
+
+def test_the_shapes_find_real_secrets_and_leave_ids_alone():
+    """The detector's shapes on secrets made as the services make them, and on the ids, digests
+    and form tokens that fill logs and pages."""
+    made = [secrets.token_urlsafe(32) for _ in range(200)]  # create_service_client's secrets
+
+    assert [leak.kind for s in made for leak in find_secrets(f"secret: {s}.")] == [
+        "client_secret"
+    ] * 200
+    assert [leak.kind for leak in find_secrets(f"Bearer {JWT}")] == ["jwt"]
+    assert [leak.kind for leak in find_secrets(f"?token={RESET}&x=1")] == ["reset_token"]
+    assert [leak.kind for leak in find_secrets('"payment_token": "tok_visa"')] == ["card_token"]
+    innocent = [
+        str(uuid.uuid4()),
+        uuid.uuid4().hex,
+        secrets.token_hex(32),  # a SHA-256 digest, an S3 signature
+        secrets.token_hex(32)[:43],
+        "a" * 64,
+        "csrfmiddlewaretoken" + "=" + "x7" * 32,  # Django's form token: 64 characters
+        "test_the_real_profile_refuses_a_mail_backend",  # 43 characters, one case
+        "stock_tokens",
+        f"order-{uuid.uuid4()}",
+    ]
+    assert [find_secrets(text) for text in innocent] == [[]] * len(innocent)

@@ -16,10 +16,10 @@ SECRET_SHAPES: dict[str, re.Pattern] = {
     # literal dash, which the regex engine finds fast)
     "reset_token": re.compile(r"-[0-9a-f]{32}(?![0-9a-f])(?<=[0-9a-z]-[0-9a-f]{32})"),
     # a generated service client secret: secrets.token_urlsafe(32), 43 characters of base64url
-    # (mixed case and digits: no identifier or hex digest looks like it)
+    # (upper and lower case mixed: no hex digest, UUID or snake_case name looks like it)
     "client_secret": re.compile(
-        r"(?<![A-Za-z0-9_-])(?=[A-Za-z0-9_-]{0,42}[0-9])(?=[A-Za-z0-9_-]{0,42}[A-Z])"
-        r"(?=[A-Za-z0-9_-]{0,42}[a-z])[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])"
+        r"(?<![A-Za-z0-9_-])(?=[A-Za-z0-9_-]{0,42}[A-Z])(?=[A-Za-z0-9_-]{0,42}[a-z])"
+        r"[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])"
     ),
     # a card token from the payment provider (Stripe-style tok_…)
     "card_token": re.compile(r"tok_(?<![A-Za-z0-9]tok_)[A-Za-z0-9_]+"),

@@ -45,16 +45,19 @@ class Leak:
 def find_secrets(
     text: str, *, where: str = "", literals: dict[str, str] | None = None
 ) -> list[Leak]:
-    """Every secret in ``text``: by shape, and each of ``literals`` (kind → value) as written."""
-    found = []
-    for kind, shape in SECRET_SHAPES.items():
-        found += [_leak(where, kind, text, m.start(), m.end()) for m in shape.finditer(text)]
+    """Every secret in ``text``: by shape, and each of ``literals`` (kind → value) as written;
+    a match inside one already found (a JWT's signature) is not counted again."""
+    matches = [
+        (kind, m.span()) for kind, shape in SECRET_SHAPES.items() for m in shape.finditer(text)
+    ]
     for kind, value in (literals or {}).items():
         if value:
-            found += [
-                _leak(where, kind, text, m.start(), m.end())
-                for m in re.finditer(re.escape(value), text)
-            ]
+            matches += [(kind, m.span()) for m in re.finditer(re.escape(value), text)]
+    found, spans = [], []
+    for kind, (start, end) in matches:
+        if not any(a <= start and end <= b for a, b in spans):
+            spans.append((start, end))
+            found.append(_leak(where, kind, text, start, end))
     return found
 
 
