@@ -8,8 +8,9 @@ _jwt = {**jwt_settings(), "JWKS_SOURCE": "keys.selectors.jwks"}  # its own keys,
 
 
 def _email() -> dict:
-    """Mail (password resets): the console by default; SMTP when ``EMAIL_URL`` (or
-    ``EMAIL_URL_FILE``) is set, e.g. ``smtp+tls://user:password@smtp.example.com:587``."""
+    """Mail (password resets): SMTP when ``EMAIL_URL`` (or ``EMAIL_URL_FILE``) is set, e.g.
+    ``smtp+tls://user:password@smtp.example.com:587``; else the console, which the real profile
+    refuses (service_kit.E005: it would print reset tokens into the shipped logs)."""
     url = env_value("EMAIL_URL")
     config = env.email_url_config(url) if url else {}
     config["EMAIL_BACKEND"] = env(

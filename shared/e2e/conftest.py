@@ -35,8 +35,16 @@ CATALOGUE = {
     "mugs": [("E2E-MUG-1", "Blue mug", "12.50", 20), ("E2E-MUG-2", "Big mug", "30.00", 20)],
     "tees": [("E2E-TEE-1", "Plain tee", "20.00", 20)],
 }
-#: Run in this order: the monitoring test stops a service, so it comes last.
-FILES = ("test_customer_journey.py", "test_staff_journey.py", "test_monitoring.py")
+#: Run in this order: the secrets check reads what the journeys wrote (every process's log, every
+#: API answer); the monitoring test stops a service, so it comes last.
+FILES = (
+    "test_customer_journey.py",
+    "test_staff_journey.py",
+    "test_secrets_never_shown.py",
+    "test_monitoring.py",
+)
+#: Every API answer of the run, as (method, path, status, body), for the secrets check.
+ANSWERS: list[tuple[str, str, int, str]] = []
 
 
 def pytest_collection_modifyitems(items):
@@ -66,6 +74,7 @@ class Api:
         response = requests.request(
             method, self.base + path, json=body, headers=headers, timeout=20, **kwargs
         )
+        ANSWERS.append((method, path, response.status_code, response.text))
         content_type = response.headers.get("Content-Type", "")
         data = response.json() if content_type.startswith("application/json") else response.text
         return response.status_code, data
@@ -82,9 +91,9 @@ class Api:
         return data
 
 
-def sign_in(gateway: str, email: str, otp: str = "") -> dict:
+def sign_in(gateway: str, email: str, otp: str = "", password: str = PASSWORD) -> dict:
     """``POST /api/v1/auth/token/`` through the gateway: the token pair."""
-    body = {"email": email, "password": PASSWORD, **({"otp": otp} if otp else {})}
+    body = {"email": email, "password": password, **({"otp": otp} if otp else {})}
     return Api(gateway).ok("POST", "/api/v1/auth/token/", body)
 
 

@@ -8,6 +8,14 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
 REAL_PROFILE_REQUIRED = ("DATABASE_URL", "CACHE_URL", "CELERY_BROKER_URL", "SECRET_KEY")
+#: Mail backends that deliver nothing: the console's prints every mail (a password reset's token
+#: with it) into the logs that are shipped to Elasticsearch; the others keep or drop it.
+NOT_A_MAIL_TRANSPORT = (
+    "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.locmem.EmailBackend",
+    "django.core.mail.backends.dummy.EmailBackend",
+    "django.core.mail.backends.filebased.EmailBackend",
+)
 
 
 @register(Tags.compatibility)
@@ -31,6 +39,15 @@ def check_service_settings(app_configs, **kwargs):
                         id="service_kit.E002",
                     )
                 )
+        if settings.EMAIL_BACKEND in NOT_A_MAIL_TRANSPORT:
+            errors.append(
+                Error(
+                    f"The real profile needs a mail transport, not {settings.EMAIL_BACKEND}.",
+                    hint="Set EMAIL_URL (or EMAIL_URL_FILE), e.g. "
+                    "smtp+tls://user:password@smtp.example.com:587.",
+                    id="service_kit.E005",
+                )
+            )
     messaging = getattr(settings, "MESSAGING", {})
     if messaging.get("WORKER") and not getattr(settings, "CELERY_BROKER_URL", ""):
         errors.append(Error("CELERY_BROKER_URL is empty.", id="service_kit.E003"))

@@ -462,13 +462,17 @@ def logging_settings(service: str) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"context": {"()": "service_kit.ops.logs.ContextFilter", "service": service}},
+        "filters": {
+            "context": {"()": "service_kit.ops.logs.ContextFilter", "service": service},
+            # No token, password, secret or card token in any line (service_kit.ops.logs).
+            "redact": {"()": "service_kit.ops.logs.RedactFilter"},
+        },
         "formatters": {"ecs": {"()": "ecs_logging.StdlibFormatter"}},
         "handlers": {
             "console": {
                 "class": "logging.StreamHandler",
                 "formatter": "ecs",
-                "filters": ["context"],
+                "filters": ["context", "redact"],
                 "stream": "ext://sys.stdout",
             }
         },

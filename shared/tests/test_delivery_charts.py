@@ -82,6 +82,24 @@ def test_a_wrong_value_in_a_values_file_is_refused_by_the_schema(tree, file, old
     assert reported(problems, "helm refused the chart", *expected), problems
 
 
+def test_auth_without_its_smtp_server_is_refused_by_the_schema(tree):
+    edit(tree / CHART / "values.yaml", "                 EMAIL_URL]\n", "                 ]\n")
+    problems = charts.check(tree)
+    assert reported(problems, "helm refused the chart", "values.yaml", "EMAIL_URL"), problems
+
+
+def test_every_auth_process_reads_its_smtp_server_from_its_secret():
+    objects = charts.rendered({})
+    assert charts.policy_problems(objects, environment=False) == []
+    for job in (o for o in objects if o["metadata"]["name"] == "platform-auth-migrate"):
+        [container] = job["spec"]["template"]["spec"]["containers"]
+        container["env"] = [e for e in container["env"] if e["name"] != "EMAIL_URL_FILE"]
+
+    assert charts.policy_problems(objects, environment=False) == [
+        "Job platform-auth-migrate: no EMAIL_URL (SMTP) from its Secret"
+    ]
+
+
 def test_a_schema_that_lets_wrong_values_through_is_reported(tree):
     path = tree / CHART / "values.schema.json"
     schema = json.loads(path.read_text())

@@ -77,6 +77,28 @@ CLIENT_SECRET = '"--secret", "${ORDER_SERVICE_CLIENT_SECRET:?missing from compos
             "read_onyl",
             id="unknown-key",
         ),
+        # password resets: mail goes out over SMTP, never to the console (the logs)
+        pytest.param(
+            COMPOSE,
+            "    EMAIL_URL: ${EMAIL_URL:-smtp://mailpit:1025}\n",
+            "",
+            "auth-web: EMAIL_URL must name an SMTP transport",
+            id="no-mail-transport",
+        ),
+        pytest.param(
+            ENV_EXAMPLE,
+            "EMAIL_URL=smtp://mailpit:1025",
+            "EMAIL_URL=consolemail://",
+            "auth-migrate: EMAIL_URL must name an SMTP transport",
+            id="mail-to-the-console-in-env-file",
+        ),
+        pytest.param(
+            COMPOSE,
+            "  mailpit:\n",
+            "  mailcatcher:\n",
+            "auth-worker: EMAIL_URL names mailpit, which is not a service",
+            id="mail-server-missing",
+        ),
         pytest.param(
             COMPOSE,
             "      payment-migrate:\n        condition: service_completed_successfully\n"

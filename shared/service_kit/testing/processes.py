@@ -28,6 +28,7 @@ from pathlib import Path
 from service_kit.platform import Service
 
 from . import backing
+from .mail import MailSink
 
 TEST_SECRET_KEY = "test-only-secret-key-not-for-production-0123456789abcdef"
 
@@ -150,6 +151,14 @@ class Harness:
         self.broker_url = broker_url
         self.procs: list[Proc] = []
         self._databases: dict[str, str] = {}
+        self._mail: MailSink | None = None
+
+    @property
+    def mail(self) -> MailSink:
+        """Where the run's processes send mail on the real profile (which needs a transport)."""
+        if self._mail is None:
+            self._mail = MailSink()
+        return self._mail
 
     # -- environment -----------------------------------------------------------------------
     def env_for(self, service: Service, **overrides: str) -> dict[str, str]:
@@ -172,6 +181,7 @@ class Harness:
                 CACHE_URL=backing.REDIS_URL,
                 CACHE_KEY_PREFIX=backing.cache_prefix(),
                 CELERY_BROKER_URL=self.broker_url or backing.create_vhost(),
+                EMAIL_URL=self.mail.url,
             )
         else:
             for name in ("DATABASE_URL", "CACHE_URL", "CELERY_BROKER_URL", "PLATFORM_PROFILE"):
@@ -251,6 +261,9 @@ class Harness:
 
     def cleanup(self) -> None:
         self.stop_all()
+        if self._mail is not None:
+            self._mail.close()
+            self._mail = None
         if self.profile == "real" and self._databases:
 
             def drop(name: str) -> None:

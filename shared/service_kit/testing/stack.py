@@ -6,6 +6,7 @@ tests and benchmarks.
         stack.web["order"].url      # each service's web process, direct
         stack.prometheus.url        # Prometheus scraping every target
         stack.manage("auth", "totp_device", "ada@example.com")
+        stack.mail.wait_for(to="ada@example.com")   # a mail auth_service sent over SMTP
 
 Every service gets its own PostgreSQL database, the run's RabbitMQ vhost and Redis key prefix
 (:class:`~.processes.Harness`); each runs its production web command (granian) and, where it has
@@ -101,6 +102,11 @@ class Stack:
     @property
     def gateway(self) -> Proc:
         return self.web["gateway"]
+
+    @property
+    def mail(self):
+        """The SMTP server every process sends its mail to (:class:`~.mail.MailSink`)."""
+        return self.harness.mail
 
     def start(self) -> Stack:
         backing.require("postgres", "rabbitmq", "redis")

@@ -14,7 +14,7 @@
    root filesystem, no privilege escalation, every capability dropped, probes on web, requests
    and limits everywhere, a PDB per web Deployment, HPAs, graceful shutdown, migration hook Jobs
    without a mesh sidecar and with their settings created before them, no Secret values, STRICT
-   mTLS and no mesh retry of a non-idempotent method.
+   mTLS and no mesh retry of a non-idempotent method, auth_service's SMTP server from its Secret.
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ WRONG_VALUES = (
     {"defaults": {"worker": {"replicas": "two"}}},
     {"podSecurity": {"runAsUser": 0}},
     {"istio": {"mtlsMode": "DISABLE"}},
+    # auth_service without its SMTP server (the real profile refuses the console's mail)
+    {"services": {"auth": {"folder": "auth_service", "secretKeys": ["SECRET_KEY"]}}},
 )
 
 #: The kit's hard task time limit (service_kit.messaging.app, task_time_limit): the longest a
@@ -401,6 +403,7 @@ def policy_problems(objects: list[dict], *, environment: bool) -> list[str]:
             )
 
     found += _migration_problems(webs, jobs, objects)
+    found += _mail_problems(deployments + jobs)
     found += _mesh_problems(by_kind, webs, environment=environment)
     if environment:
         secrets_made = {
@@ -410,6 +413,20 @@ def policy_problems(objects: list[dict], *, environment: bool) -> list[str]:
             for name in _secret_names(web):
                 if name not in secrets_made:
                     found.append(f"Deployment {_name(web)}: Secret {name} has no ExternalSecret")
+    return found
+
+
+def _mail_problems(objects: list[dict]) -> list[str]:
+    """auth_service mails password resets: each of its processes (the migration Job runs the
+    system checks, which refuse a real profile without a mail transport) reads EMAIL_URL from
+    its Secret."""
+    found = []
+    for obj in objects:
+        if obj["metadata"].get("labels", {}).get("app.kubernetes.io/name") != "auth":
+            continue
+        for container in _pod(obj)["containers"]:
+            if "EMAIL_URL_FILE" not in {e["name"] for e in container.get("env", [])}:
+                found.append(f"{obj['kind']} {_name(obj)}: no EMAIL_URL (SMTP) from its Secret")
     return found
 
 

@@ -12,6 +12,8 @@ it (and, for secrets and variables, as it is written):
 - no secret is written in the compose file (secret-named variables, URL passwords and secret
   command-line options are all ``${…}`` references), and ``.env.example`` defines every variable
   the file references (and nothing it does not);
+- auth_service's processes send mail over SMTP (``EMAIL_URL``; the real profile refuses the
+  console), to a server that is part of the stack or outside it by its domain name;
 - files mounted from the repository exist (the chart's alert rules and dashboards among them);
 - the RabbitMQ definitions are valid JSON, render with the example's passwords, and give each
   service one user whose permissions match what the kit does: its own queues (from its settings'
@@ -37,6 +39,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -274,6 +277,28 @@ def check_secrets(services: dict) -> list[str]:
             for password in URL_PASSWORD.findall(text):
                 if _inline(password):
                     problems.append(f"{name}: a URL carries a password written in the compose file")
+    return problems
+
+
+#: URL schemes of a mail transport (django-environ's SMTP schemes); the real profile refuses
+#: the console, memory and dummy backends (service_kit.checks, E005).
+MAIL_TRANSPORTS = ("smtp", "smtps", "smtp+tls", "smtp+ssl")
+
+
+def check_mail(services: dict) -> list[str]:
+    """auth_service sends password resets: each of its processes (the migration runs the system
+    checks) has an SMTP ``EMAIL_URL``, and a mail server named in it is part of the stack."""
+    problems = []
+    for name, spec in services.items():
+        if ((spec.get("build") or {}).get("args") or {}).get("SERVICE") != "auth_service":
+            continue
+        url = urlsplit(_environment(spec).get("EMAIL_URL", ""))
+        if url.scheme not in MAIL_TRANSPORTS:
+            problems.append(
+                f"{name}: EMAIL_URL must name an SMTP transport ({', '.join(MAIL_TRANSPORTS)})"
+            )
+        elif "." not in (url.hostname or "") and url.hostname not in services:
+            problems.append(f"{name}: EMAIL_URL names {url.hostname}, which is not a service")
     return problems
 
 
@@ -741,6 +766,7 @@ def check(root: Path = REPO_ROOT) -> list[str]:
     problems += check_healthchecks(services)
     problems += check_mounts(root, services)
     problems += check_databases(root, services, example)
+    problems += check_mail(services)
     problems += check_definitions(root, services, example)
     problems += check_prometheus(root, services)
     problems += check_grafana(root, services)

@@ -39,6 +39,7 @@ from service_kit.conf import REPO_ROOT
 from service_kit.platform import SERVICES, Service
 
 from .. import backing
+from ..mail import MailSink
 from ..processes import Proc, free_port
 from . import images
 
@@ -192,6 +193,7 @@ class Rehearsal:
         self.outcomes: dict[str, Outcome] = {}
         self.secret_key = secrets.token_urlsafe(64)
         self.vhost = backing.create_vhost()
+        self.mail = MailSink()  # the real profile needs a mail transport (SMTP, as in production)
         self.web_urls: dict[str, str] = {}
         # The final stage's USER: processes run as it where we can switch users, so that, as
         # in the image, the code is not theirs to write.
@@ -229,6 +231,7 @@ class Rehearsal:
             "CACHE_URL": backing.REDIS_URL,
             "CACHE_KEY_PREFIX": backing.cache_prefix(),
             "CELERY_BROKER_URL": self.vhost,
+            "EMAIL_URL": self.mail.url,
             "LOG_LEVEL": "WARNING",
             "WEB_WORKERS": "1",  # one granian process shows the command works; saves the CPU
             **{f"{name.upper()}_SERVICE_URL": url for name, url in self.web_urls.items()},
@@ -347,6 +350,7 @@ class Rehearsal:
     def cleanup(self) -> None:
         for proc in reversed(self.procs):
             proc.stop()
+        self.mail.close()
         for name in self.databases:
             with contextlib.suppress(Exception):
                 backing.drop_database(name)
