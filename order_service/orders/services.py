@@ -42,7 +42,8 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     S.PENDING: frozenset({S.PAYMENT_PENDING, S.REJECTED, S.CANCELLED, S.FAILED}),
     S.PAYMENT_PENDING: frozenset({S.CONFIRMED, S.CANCELLED, S.FAILED}),
     # A commit refused for a released reservation fails a confirmed order (refunded); a staff
-    # refund of a confirmed order ends it REFUNDED once payment_service says it is done.
+    # refund of a confirmed order ends it REFUNDED once payment_service says all of it is back
+    # (a partial refund leaves it CONFIRMED, with its refunded_amount).
     S.CONFIRMED: frozenset({S.REFUNDED, S.FAILED}),
     S.REJECTED: frozenset(),
     S.CANCELLED: frozenset(),
@@ -414,17 +415,28 @@ def payment_failed(*, order_id: UUID, failure_code: str, actor: str) -> Order | 
     return order
 
 
-def payment_refunded(*, order_id: UUID, actor: str) -> Order | None:
-    """``payment.refunded``: the money is back; a CONFIRMED order staff refunded is REFUNDED."""
+def payment_refunded(*, order_id: UUID, refunded_amount: Decimal, actor: str) -> Order | None:
+    """``payment.refunded``: money is back. ``refunded_amount`` is what payment_service has given
+    back in all; the order keeps it (the largest seen: answers may arrive out of order). A
+    CONFIRMED order becomes REFUNDED only once all of its total is back; after a partial refund it
+    stays CONFIRMED (the customer keeps the goods) and shows the amount, as its payment does."""
     with transaction.atomic():
         order = _locked(order_id)
         if order is None:
             return None
-        if order.refunded_at is None:
-            order.refunded_at = timezone.now()
-            order.save(update_fields=["refunded_at", "updated_at"])
-            metrics.payment_outcome("refunded")
-        if order.status == S.CONFIRMED:
+        if refunded_amount > order.refunded:
+            order.refunded_amount = refunded_amount
+            fields = ["refunded_amount", "updated_at"]
+            if refunded_amount >= order.total and order.refunded_at is None:
+                order.refunded_at = timezone.now()
+                fields.append("refunded_at")
+                metrics.payment_outcome("refunded")
+            order.save(update_fields=fields)
+            logger.info(
+                "order.refund_recorded",
+                extra={"order_id": str(order.pk), "refunded_amount": str(refunded_amount)},
+            )
+        if order.status == S.CONFIRMED and order.refunded >= order.total:
             order_transition(order=order, to=S.REFUNDED, reason="payment refunded", actor=actor)
     return order
 
@@ -449,8 +461,15 @@ def _refund(order: Order, *, reason: str) -> bool:
 
 
 def _send_refund(order: Order, reason: str) -> None:
+    # One refund per order: sent again (a retried step), payment_service refunds it once.
     send_command(
-        "payment.refund", {"order_id": order.pk, "amount": money(order.total), "reason": reason}
+        "payment.refund",
+        {
+            "order_id": order.pk,
+            "amount": money(order.total),
+            "reason": reason,
+            "refund_key": f"order:{order.pk}",
+        },
     )
 
 

@@ -1,6 +1,7 @@
 """The deadline task, cancellation, staff refunds and retrying a stuck step."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
@@ -105,9 +106,19 @@ def test_staff_cancel_a_confirmed_order_by_refunding_it_then_it_is_refunded():
     order.refresh_from_db()
     assert order.status == S.CONFIRMED
     assert published() == [
-        ("payment.refund", {"order_id": str(order.pk), "amount": "19.00", "reason": "damaged"})
+        (
+            "payment.refund",
+            {
+                "order_id": str(order.pk),
+                "amount": "19.00",
+                "reason": "damaged",
+                "refund_key": f"order:{order.pk}",
+            },
+        )
     ]
-    services.payment_refunded(order_id=order.pk, actor="payment:payment.refunded")
+    services.payment_refunded(
+        order_id=order.pk, refunded_amount=Decimal("19.00"), actor="payment:payment.refunded"
+    )
     order.refresh_from_db()
     assert order.status == S.REFUNDED
 
