@@ -35,7 +35,7 @@ class Order(models.Model):
         max_length=200,
         blank=True,
         null=True,
-        help_text="Kept only until payment.charge is sent, then blanked.",
+        help_text="Kept only while the order waits for its payment, then blanked.",
     )
     # The saga's timers and answers.
     deadline_at = models.DateTimeField(

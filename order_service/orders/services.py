@@ -27,7 +27,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from service_kit.messaging import publish_event, send_command
-from service_kit.models import OutboxMessage
 
 from . import catalogue, metrics
 from .errors import InvalidInput, OrderNotFound, TransitionNotAllowed
@@ -92,6 +91,9 @@ def order_transition(*, order: Order, to: str, reason: str, actor: str) -> bool:
         )
     now = timezone.now()
     order.status = to
+    if to not in WAITING:
+        # The card token lives only while a charge may still be sent (a retried step).
+        order.payment_token = ""
     if to in SAGA_ENDS and order.finished_at is None:
         order.finished_at = now
         metrics.saga_finished(to, (now - order.created_at).total_seconds())
@@ -247,8 +249,10 @@ def _ignored(order: Order, message: str) -> None:
 def reservation_reserved(
     *, order_id: UUID, reservation_id: UUID, expires_at: datetime, actor: str
 ) -> Order | None:
-    """``inventory.reserved``: PENDING → PAYMENT_PENDING, ``payment.charge`` sent, the payment
-    deadline set (never past the reservation's expiry) and the payment token forgotten."""
+    """``inventory.reserved``: PENDING → PAYMENT_PENDING, ``payment.charge`` sent and the payment
+    deadline set (never past the reservation's expiry). The order keeps the card token until the
+    payment answers (a retried step sends the charge again); the outbox row drops it once
+    published."""
     with transaction.atomic():
         order = _locked(order_id)
         if order is None:
@@ -257,17 +261,15 @@ def reservation_reserved(
             _ignored(order, "inventory.reserved")
             return order
         now = timezone.now()
-        token = order.payment_token
         order.reservation_id = reservation_id
         order.reservation_expires_at = expires_at
         order.deadline_at = min(now + timedelta(seconds=settings.PAYMENT_DEADLINE), expires_at)
-        order.payment_token = ""
         order_transition(order=order, to=S.PAYMENT_PENDING, reason="stock reserved", actor=actor)
-        _send_charge(order, token)
+        _send_charge(order)
     return order
 
 
-def _send_charge(order: Order, token: str) -> None:
+def _send_charge(order: Order) -> None:
     send_command(
         "payment.charge",
         {
@@ -275,7 +277,7 @@ def _send_charge(order: Order, token: str) -> None:
             "customer_id": order.customer_id,
             "amount": money(order.total),
             "currency": order.currency,
-            "payment_token": token,
+            "payment_token": order.payment_token,
         },
     )
 
@@ -297,7 +299,6 @@ def reservation_rejected(
             )
             why = reason or "insufficient_stock"
             order.deadline_at = None
-            order.payment_token = ""
             order_transition(
                 order=order,
                 to=S.REJECTED,
@@ -505,7 +506,6 @@ def order_fail_overdue(*, order_id: UUID) -> bool:
             return False
         step = "reservation" if order.status == S.PENDING else "payment"
         order.deadline_at = None
-        order.payment_token = ""
         order_transition(
             order=order, to=S.FAILED, reason=f"{step} deadline passed", actor=ACTOR_DEADLINE
         )
@@ -528,7 +528,6 @@ def order_cancel(*, order_id: UUID, actor: str, staff: bool, reason: str = "") -
             raise OrderNotFound()
         if order.status in CANCELLABLE:
             order.deadline_at = None
-            order.payment_token = ""
             order_transition(
                 order=order, to=S.CANCELLED, reason=reason or "cancelled on request", actor=actor
             )
@@ -590,11 +589,8 @@ def _retry(order: Order) -> str | None:
     if order.status == S.PENDING:
         _send_reserve(order, order.lines.all())
         return "inventory.reserve"
-    if order.status == S.PAYMENT_PENDING:
-        data = _last_charge(order)
-        if data is None:
-            return None
-        send_command("payment.charge", data)
+    if order.status == S.PAYMENT_PENDING and order.payment_token:
+        _send_charge(order)
         return "payment.charge"
     if order.refund_requested_at is not None and order.refunded_at is None:
         _send_refund(order, "retried")
@@ -606,13 +602,3 @@ def _retry(order: Order) -> str | None:
         _release(order, reason="retried")
         return "inventory.release"
     return None
-
-
-def _last_charge(order: Order) -> dict | None:
-    """The charge as first sent: the payment token lives on only in that outbox row."""
-    row = (
-        OutboxMessage.objects.filter(name="payment.charge", envelope__data__order_id=str(order.pk))
-        .order_by("-created_at")
-        .first()
-    )
-    return None if row is None else dict(row.envelope["data"])

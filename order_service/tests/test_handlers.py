@@ -115,7 +115,7 @@ def test_the_events_queue_is_bound_to_the_sagas_answers_and_the_deadline_task_is
 # -- inventory.reserved ----------------------------------------------------------------------------
 
 
-def test_reserved_asks_for_the_payment_sets_the_deadline_and_forgets_the_token():
+def test_reserved_asks_for_the_payment_and_sets_the_deadline():
     order = OrderFactory(status=S.PENDING, payment_token="tok_visa")
     before = timezone.now()
 
@@ -123,7 +123,7 @@ def test_reserved_asks_for_the_payment_sets_the_deadline_and_forgets_the_token()
 
     order.refresh_from_db()
     assert order.status == S.PAYMENT_PENDING
-    assert order.payment_token == ""
+    assert order.payment_token == "tok_visa"  # until the payment answers (a retried step)
     assert str(order.reservation_id) == RESERVATION_ID
     deadline = timedelta(seconds=settings.PAYMENT_DEADLINE)
     assert before + deadline <= order.deadline_at <= timezone.now() + deadline
