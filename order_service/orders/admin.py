@@ -51,7 +51,15 @@ def _each(modeladmin, request, queryset, action, done: str) -> None:
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ("id", "customer_email", "status", "total", "currency", "created_at")
+    list_display = (
+        "id",
+        "customer_email",
+        "status",
+        "total",
+        "refunded_amount",
+        "currency",
+        "created_at",
+    )
     list_filter = ("status", ("created_at", admin.DateFieldListFilter))
     date_hierarchy = "created_at"
     search_fields = ("=id", "customer_email", "=customer_id")

@@ -83,4 +83,9 @@ def on_payment_failed(envelope: Envelope) -> None:
 
 @event_handler("payment.refunded")
 def on_payment_refunded(envelope: Envelope) -> None:
-    services.payment_refunded(order_id=UUID(envelope.data["order_id"]), actor=_actor(envelope))
+    data = envelope.data
+    services.payment_refunded(
+        order_id=UUID(data["order_id"]),
+        refunded_amount=Decimal(data["refunded_amount"]),
+        actor=_actor(envelope),
+    )

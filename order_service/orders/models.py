@@ -5,6 +5,7 @@ The saga's state machine lives in ``services.py``: every status change goes thro
 """
 
 import uuid
+from decimal import Decimal
 
 from django.db import models
 
@@ -34,7 +35,7 @@ class Order(models.Model):
         max_length=200,
         blank=True,
         null=True,
-        help_text="Kept only until payment.charge is sent, then blanked.",
+        help_text="Kept only while the order waits for its payment, then blanked.",
     )
     # The saga's timers and answers.
     deadline_at = models.DateTimeField(
@@ -56,7 +57,17 @@ class Order(models.Model):
     refund_requested_at = models.DateTimeField(
         null=True, blank=True, help_text="When payment.refund was sent (at most once)."
     )
-    refunded_at = models.DateTimeField(null=True, blank=True)
+    refunded_at = models.DateTimeField(
+        null=True, blank=True, help_text="When all of the money was back."
+    )
+    # Nullable only so the column is added without a table rewrite (migration linter): None is 0.
+    refunded_amount = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="What payment_service has given back so far (payment.refunded).",
+    )
     finished_at = models.DateTimeField(
         null=True, blank=True, help_text="When the saga reached a final state."
     )
@@ -69,6 +80,11 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return f"{self.id} {self.status}"
+
+    @property
+    def refunded(self) -> Decimal:
+        """The money given back so far (0.00 before any refund)."""
+        return self.refunded_amount or Decimal("0.00")
 
 
 class OrderLine(models.Model):
@@ -116,6 +132,7 @@ class ReconciliationMismatch(models.Model):
         AMOUNT_DIFFERS = "amount_differs"
         CONFIRMED_NOT_COMMITTED = "confirmed_not_committed"
         COMMITTED_NOT_CONFIRMED = "committed_not_confirmed"
+        REFUND_DIFFERS = "refund_differs"
 
     order_id = models.UUIDField(db_index=True)
     kind = models.CharField(max_length=32, choices=Kind.choices)

@@ -8,7 +8,9 @@ service's token through the kit's client. The rules:
 
 - CONFIRMED ⇔ a captured payment (SUCCEEDED or PARTIALLY_REFUNDED) of the order's amount and
   currency ⇔ a COMMITTED reservation. Missing capture: ``confirmed_not_captured``; another
-  amount: ``amount_differs``; stock not committed: ``confirmed_not_committed``.
+  amount: ``amount_differs``; stock not committed: ``confirmed_not_committed``. A partial refund
+  leaves an order CONFIRMED: its ``refunded_amount`` must be the payment's, else
+  ``refund_differs`` (a refund the order never heard of).
 - REJECTED, CANCELLED, FAILED, REFUNDED ⇔ no net capture (nothing captured, or all of it
   refunded): else ``captured_not_confirmed``; and, except REFUNDED (a staff refund after
   confirmation gives the money back, not the goods), no committed stock (the reservation is
@@ -77,6 +79,7 @@ FIELDS = (
     "stock_committed_at",
     "refund_requested_at",
     "refunded_at",
+    "refunded_amount",
     "updated_at",
 )
 
@@ -163,6 +166,19 @@ def compare(
                         **base,
                         "captured": str(payment["amount"]),
                         "captured_currency": payment.get("currency"),
+                    },
+                )
+            )
+        elif order.refunded != (_amount(payment.get("refunded_amount")) or 0) and not settling:
+            # A partial refund is no mismatch as long as the order was told of it (in flight:
+            # payment.refunded on its way).
+            found.append(
+                (
+                    Kind.REFUND_DIFFERS,
+                    {
+                        **base,
+                        "refunded": str(order.refunded),
+                        "payment_refunded": str(payment.get("refunded_amount")),
                     },
                 )
             )

@@ -55,6 +55,13 @@ class OrderSerializer(serializers.ModelSerializer):
     lines = OrderLineSerializer(many=True, read_only=True)
     history = HistorySerializer(source="transitions", many=True, read_only=True)
     shipping_address = ShippingAddressSerializer(read_only=True)
+    refunded_amount = serializers.DecimalField(
+        source="refunded",
+        max_digits=12,
+        decimal_places=2,
+        read_only=True,
+        help_text="Money given back so far; a partially refunded order stays CONFIRMED.",
+    )
 
     class Meta:
         model = Order
@@ -63,6 +70,7 @@ class OrderSerializer(serializers.ModelSerializer):
             "status",
             "lines",
             "total",
+            "refunded_amount",
             "currency",
             "shipping_address",
             "history",

@@ -27,7 +27,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from service_kit.messaging import publish_event, send_command
-from service_kit.models import OutboxMessage
 
 from . import catalogue, metrics
 from .errors import InvalidInput, OrderNotFound, TransitionNotAllowed
@@ -42,7 +41,8 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     S.PENDING: frozenset({S.PAYMENT_PENDING, S.REJECTED, S.CANCELLED, S.FAILED}),
     S.PAYMENT_PENDING: frozenset({S.CONFIRMED, S.CANCELLED, S.FAILED}),
     # A commit refused for a released reservation fails a confirmed order (refunded); a staff
-    # refund of a confirmed order ends it REFUNDED once payment_service says it is done.
+    # refund of a confirmed order ends it REFUNDED once payment_service says all of it is back
+    # (a partial refund leaves it CONFIRMED, with its refunded_amount).
     S.CONFIRMED: frozenset({S.REFUNDED, S.FAILED}),
     S.REJECTED: frozenset(),
     S.CANCELLED: frozenset(),
@@ -91,6 +91,9 @@ def order_transition(*, order: Order, to: str, reason: str, actor: str) -> bool:
         )
     now = timezone.now()
     order.status = to
+    if to not in WAITING:
+        # The card token lives only while a charge may still be sent (a retried step).
+        order.payment_token = ""
     if to in SAGA_ENDS and order.finished_at is None:
         order.finished_at = now
         metrics.saga_finished(to, (now - order.created_at).total_seconds())
@@ -246,8 +249,10 @@ def _ignored(order: Order, message: str) -> None:
 def reservation_reserved(
     *, order_id: UUID, reservation_id: UUID, expires_at: datetime, actor: str
 ) -> Order | None:
-    """``inventory.reserved``: PENDING → PAYMENT_PENDING, ``payment.charge`` sent, the payment
-    deadline set (never past the reservation's expiry) and the payment token forgotten."""
+    """``inventory.reserved``: PENDING → PAYMENT_PENDING, ``payment.charge`` sent and the payment
+    deadline set (never past the reservation's expiry). The order keeps the card token until the
+    payment answers (a retried step sends the charge again); the outbox row drops it once
+    published."""
     with transaction.atomic():
         order = _locked(order_id)
         if order is None:
@@ -256,17 +261,15 @@ def reservation_reserved(
             _ignored(order, "inventory.reserved")
             return order
         now = timezone.now()
-        token = order.payment_token
         order.reservation_id = reservation_id
         order.reservation_expires_at = expires_at
         order.deadline_at = min(now + timedelta(seconds=settings.PAYMENT_DEADLINE), expires_at)
-        order.payment_token = ""
         order_transition(order=order, to=S.PAYMENT_PENDING, reason="stock reserved", actor=actor)
-        _send_charge(order, token)
+        _send_charge(order)
     return order
 
 
-def _send_charge(order: Order, token: str) -> None:
+def _send_charge(order: Order) -> None:
     send_command(
         "payment.charge",
         {
@@ -274,7 +277,7 @@ def _send_charge(order: Order, token: str) -> None:
             "customer_id": order.customer_id,
             "amount": money(order.total),
             "currency": order.currency,
-            "payment_token": token,
+            "payment_token": order.payment_token,
         },
     )
 
@@ -296,7 +299,6 @@ def reservation_rejected(
             )
             why = reason or "insufficient_stock"
             order.deadline_at = None
-            order.payment_token = ""
             order_transition(
                 order=order,
                 to=S.REJECTED,
@@ -414,17 +416,28 @@ def payment_failed(*, order_id: UUID, failure_code: str, actor: str) -> Order | 
     return order
 
 
-def payment_refunded(*, order_id: UUID, actor: str) -> Order | None:
-    """``payment.refunded``: the money is back; a CONFIRMED order staff refunded is REFUNDED."""
+def payment_refunded(*, order_id: UUID, refunded_amount: Decimal, actor: str) -> Order | None:
+    """``payment.refunded``: money is back. ``refunded_amount`` is what payment_service has given
+    back in all; the order keeps it (the largest seen: answers may arrive out of order). A
+    CONFIRMED order becomes REFUNDED only once all of its total is back; after a partial refund it
+    stays CONFIRMED (the customer keeps the goods) and shows the amount, as its payment does."""
     with transaction.atomic():
         order = _locked(order_id)
         if order is None:
             return None
-        if order.refunded_at is None:
-            order.refunded_at = timezone.now()
-            order.save(update_fields=["refunded_at", "updated_at"])
-            metrics.payment_outcome("refunded")
-        if order.status == S.CONFIRMED:
+        if refunded_amount > order.refunded:
+            order.refunded_amount = refunded_amount
+            fields = ["refunded_amount", "updated_at"]
+            if refunded_amount >= order.total and order.refunded_at is None:
+                order.refunded_at = timezone.now()
+                fields.append("refunded_at")
+                metrics.payment_outcome("refunded")
+            order.save(update_fields=fields)
+            logger.info(
+                "order.refund_recorded",
+                extra={"order_id": str(order.pk), "refunded_amount": str(refunded_amount)},
+            )
+        if order.status == S.CONFIRMED and order.refunded >= order.total:
             order_transition(order=order, to=S.REFUNDED, reason="payment refunded", actor=actor)
     return order
 
@@ -449,8 +462,15 @@ def _refund(order: Order, *, reason: str) -> bool:
 
 
 def _send_refund(order: Order, reason: str) -> None:
+    # One refund per order: sent again (a retried step), payment_service refunds it once.
     send_command(
-        "payment.refund", {"order_id": order.pk, "amount": money(order.total), "reason": reason}
+        "payment.refund",
+        {
+            "order_id": order.pk,
+            "amount": money(order.total),
+            "reason": reason,
+            "refund_key": f"order:{order.pk}",
+        },
     )
 
 
@@ -486,7 +506,6 @@ def order_fail_overdue(*, order_id: UUID) -> bool:
             return False
         step = "reservation" if order.status == S.PENDING else "payment"
         order.deadline_at = None
-        order.payment_token = ""
         order_transition(
             order=order, to=S.FAILED, reason=f"{step} deadline passed", actor=ACTOR_DEADLINE
         )
@@ -509,7 +528,6 @@ def order_cancel(*, order_id: UUID, actor: str, staff: bool, reason: str = "") -
             raise OrderNotFound()
         if order.status in CANCELLABLE:
             order.deadline_at = None
-            order.payment_token = ""
             order_transition(
                 order=order, to=S.CANCELLED, reason=reason or "cancelled on request", actor=actor
             )
@@ -571,11 +589,8 @@ def _retry(order: Order) -> str | None:
     if order.status == S.PENDING:
         _send_reserve(order, order.lines.all())
         return "inventory.reserve"
-    if order.status == S.PAYMENT_PENDING:
-        data = _last_charge(order)
-        if data is None:
-            return None
-        send_command("payment.charge", data)
+    if order.status == S.PAYMENT_PENDING and order.payment_token:
+        _send_charge(order)
         return "payment.charge"
     if order.refund_requested_at is not None and order.refunded_at is None:
         _send_refund(order, "retried")
@@ -587,13 +602,3 @@ def _retry(order: Order) -> str | None:
         _release(order, reason="retried")
         return "inventory.release"
     return None
-
-
-def _last_charge(order: Order) -> dict | None:
-    """The charge as first sent: the payment token lives on only in that outbox row."""
-    row = (
-        OutboxMessage.objects.filter(name="payment.charge", envelope__data__order_id=str(order.pk))
-        .order_by("-created_at")
-        .first()
-    )
-    return None if row is None else dict(row.envelope["data"])

@@ -1,6 +1,7 @@
 """The deadline task, cancellation, staff refunds and retrying a stuck step."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
@@ -9,6 +10,9 @@ from orders.errors import TransitionNotAllowed
 from orders.factories import OrderFactory
 from orders.models import OrderStatus
 from orders.tasks import deadlines_enforce
+
+from service_kit.messaging import sweep
+from service_kit.redaction import REDACTED
 
 from .helpers import published
 
@@ -105,9 +109,19 @@ def test_staff_cancel_a_confirmed_order_by_refunding_it_then_it_is_refunded():
     order.refresh_from_db()
     assert order.status == S.CONFIRMED
     assert published() == [
-        ("payment.refund", {"order_id": str(order.pk), "amount": "19.00", "reason": "damaged"})
+        (
+            "payment.refund",
+            {
+                "order_id": str(order.pk),
+                "amount": "19.00",
+                "reason": "damaged",
+                "refund_key": f"order:{order.pk}",
+            },
+        )
     ]
-    services.payment_refunded(order_id=order.pk, actor="payment:payment.refunded")
+    services.payment_refunded(
+        order_id=order.pk, refunded_amount=Decimal("19.00"), actor="payment:payment.refunded"
+    )
     order.refresh_from_db()
     assert order.status == S.REFUNDED
 
@@ -128,20 +142,59 @@ def test_retry_resends_the_command_the_order_waits_for(fields, command):
     assert [t for t, _ in published()] == [command]
 
 
-def test_retry_of_a_payment_resends_the_first_charge_with_its_token():
-    order = OrderFactory(status=S.PENDING, payment_token="tok_visa")
+def reserved_and_charged(order) -> None:
+    """inventory.reserved applied and the charge it sent published (the kit's sweep)."""
     services.reservation_reserved(
         order_id=order.pk,
         reservation_id=order.pk,
         expires_at=timezone.now() + timedelta(minutes=5),
         actor="test",
     )
+    assert sweep(older_than=0) == 1
+
+
+def test_retry_of_a_payment_resends_the_charge_with_the_token_the_order_keeps():
+    """The published charge's outbox row keeps no card token; the order keeps it while it waits
+    for the payment, so a retried step still sends a charge payment_service can make."""
+    order = OrderFactory(status=S.PENDING, payment_token="tok_visa")
+    reserved_and_charged(order)
 
     assert services.order_retry_step(order_id=order.pk, actor="staff:m") == "payment.charge"
 
-    charges = published("payment.charge")
-    assert len(charges) == 2 and charges[0] == charges[1]
-    assert charges[1][1]["payment_token"] == "tok_visa"
+    [(_, first), (_, again)] = published("payment.charge")
+    assert first["payment_token"] == REDACTED
+    assert again == {**first, "payment_token": "tok_visa"}
+
+
+@pytest.mark.parametrize(
+    ("answer", "status"),
+    [
+        (
+            lambda o: services.payment_succeeded(
+                order_id=o.pk, payment_id=o.pk, amount=o.total, currency="EUR", actor="test"
+            ),
+            S.CONFIRMED,
+        ),
+        (
+            lambda o: services.payment_failed(order_id=o.pk, failure_code="declined", actor="t"),
+            S.CANCELLED,
+        ),
+        (
+            lambda o: services.order_cancel(order_id=o.pk, actor="customer:x", staff=False),
+            S.CANCELLED,
+        ),
+    ],
+    ids=["succeeded", "failed", "cancelled"],
+)
+def test_the_card_token_is_forgotten_once_the_payment_has_a_result(answer, status):
+    order = OrderFactory(status=S.PENDING, payment_token="tok_visa")
+    reserved_and_charged(order)
+
+    answer(order)
+
+    order.refresh_from_db()
+    assert (order.status, order.payment_token) == (status, "")
+    assert services.order_retry_step(order_id=order.pk, actor="staff:m") != "payment.charge"
 
 
 @pytest.mark.parametrize("status", [S.REJECTED, S.REFUNDED])

@@ -115,7 +115,7 @@ def test_the_events_queue_is_bound_to_the_sagas_answers_and_the_deadline_task_is
 # -- inventory.reserved ----------------------------------------------------------------------------
 
 
-def test_reserved_asks_for_the_payment_sets_the_deadline_and_forgets_the_token():
+def test_reserved_asks_for_the_payment_and_sets_the_deadline():
     order = OrderFactory(status=S.PENDING, payment_token="tok_visa")
     before = timezone.now()
 
@@ -123,7 +123,7 @@ def test_reserved_asks_for_the_payment_sets_the_deadline_and_forgets_the_token()
 
     order.refresh_from_db()
     assert order.status == S.PAYMENT_PENDING
-    assert order.payment_token == ""
+    assert order.payment_token == "tok_visa"  # until the payment answers (a retried step)
     assert str(order.reservation_id) == RESERVATION_ID
     deadline = timedelta(seconds=settings.PAYMENT_DEADLINE)
     assert before + deadline <= order.deadline_at <= timezone.now() + deadline
@@ -215,7 +215,12 @@ def test_a_refused_commit_fails_a_confirmed_order_and_refunds_it_once():
         event("order.failed", order, "stock commit refused: expired"),
         (
             "payment.refund",
-            {"order_id": str(order.pk), "amount": "19.00", "reason": "stock commit refused"},
+            {
+                "order_id": str(order.pk),
+                "amount": "19.00",
+                "reason": "stock commit refused",
+                "refund_key": f"order:{order.pk}",
+            },
         ),
     ]
 
@@ -259,6 +264,7 @@ def test_a_late_success_is_refunded_once(status):
                 "order_id": str(order.pk),
                 "amount": "19.00",
                 "reason": f"payment arrived after the order was {status}",
+                "refund_key": f"order:{order.pk}",
             },
         )
     ]
@@ -340,6 +346,42 @@ def test_refunded_ends_a_confirmed_order_refunded():
 
     order.refresh_from_db()
     assert order.status == S.REFUNDED
+    assert order.refunded_at is not None
+    assert published() == [event("order.refunded", order, "payment refunded")]
+
+
+def refunded_message(order, amount: str, refunded_amount: str) -> dict:
+    data = {
+        "order_id": str(order.pk),
+        "payment_id": PAYMENT_ID,
+        "amount": amount,
+        "currency": "EUR",
+        "refunded_amount": refunded_amount,
+    }
+    return envelope("payment.refunded", producer="payment", **data)
+
+
+def test_a_partial_refund_leaves_the_order_confirmed_with_its_refunded_amount():
+    """Given a confirmed order of 19.00, when payment_service refunds 5.00 of it (staff, through
+    the payments API), then the order stays CONFIRMED and shows 5.00 back; when the remaining
+    14.00 follows, it is REFUNDED."""
+    order = OrderFactory(status=S.CONFIRMED, paid_at=timezone.now())
+
+    on_payment_refunded.apply(args=[refunded_message(order, "5.00", "5.00")])
+
+    order.refresh_from_db()
+    assert (order.status, order.refunded_amount, order.refunded_at) == (
+        S.CONFIRMED,
+        Decimal("5.00"),
+        None,
+    )
+    assert published() == []
+
+    on_payment_refunded.apply(args=[refunded_message(order, "14.00", "19.00")])
+    on_payment_refunded.apply(args=[refunded_message(order, "5.00", "5.00")])  # late, older
+
+    order.refresh_from_db()
+    assert (order.status, order.refunded_amount) == (S.REFUNDED, Decimal("19.00"))
     assert order.refunded_at is not None
     assert published() == [event("order.refunded", order, "payment refunded")]
 

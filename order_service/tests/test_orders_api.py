@@ -2,9 +2,11 @@
 
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.conf import settings
+from orders import services
 from orders.factories import OrderFactory
 from orders.models import Order, OrderStatus, OrderTransition
 
@@ -56,6 +58,7 @@ def test_placing_an_order_snapshots_prices_and_asks_for_stock(customer, products
     assert data["id"] == str(order.pk)
     assert data["status"] == "PENDING"
     assert data["total"] == "49.00" and data["currency"] == "EUR"
+    assert data["refunded_amount"] == "0.00"
     assert data["shipping_address"] == ADDRESS
     assert data["lines"] == [
         {
@@ -83,6 +86,7 @@ def test_placing_an_order_snapshots_prices_and_asks_for_stock(customer, products
         "status",
         "lines",
         "total",
+        "refunded_amount",
         "currency",
         "shipping_address",
         "history",
@@ -207,6 +211,22 @@ def test_customers_list_only_their_own_orders(as_user):
     assert [o["id"] for o in response.json()["results"]] == [str(mine.pk)]
 
 
+def test_a_partially_refunded_order_shows_what_came_back(as_user):
+    me = str(uuid.uuid4())
+    order = OrderFactory(customer_id=me, status=OrderStatus.CONFIRMED)
+    services.payment_refunded(
+        order_id=order.pk, refunded_amount=Decimal("5.00"), actor="payment:payment.refunded"
+    )
+
+    data = as_user("customer", user_id=me).get(f"{URL}{order.pk}/").json()
+
+    assert (data["status"], data["total"], data["refunded_amount"]) == (
+        "CONFIRMED",
+        "19.00",
+        "5.00",
+    )
+
+
 @pytest.mark.parametrize("role", ["support", "order_manager", "admin"])
 def test_staff_list_every_order_and_filter_by_status(as_user, role):
     confirmed = OrderFactory(status=OrderStatus.CONFIRMED)
@@ -273,6 +293,11 @@ def test_an_order_manager_cancels_a_confirmed_order_with_a_refund(as_user):
     assert published() == [
         (
             "payment.refund",
-            {"order_id": str(order.pk), "amount": "19.00", "reason": "customer called"},
+            {
+                "order_id": str(order.pk),
+                "amount": "19.00",
+                "reason": "customer called",
+                "refund_key": f"order:{order.pk}",
+            },
         )
     ]

@@ -12,6 +12,7 @@ import pytest
 from django.utils import timezone
 from orders import reconciliation
 from orders.factories import OrderFactory
+from orders.handlers import on_payment_refunded
 from orders.models import Order, OrderStatus, ReconciliationMismatch
 from orders.reconciliation import reconcile_orders
 from orders.tasks import reconcile
@@ -19,6 +20,8 @@ from orders.tasks import reconcile
 from service_kit.api import UpstreamUnavailable
 from service_kit.http import breaker_for
 from service_kit.testing.stubs import JsonStub
+
+from .helpers import envelope
 
 pytestmark = pytest.mark.django_db
 
@@ -138,7 +141,7 @@ def test_orders_that_agree_with_payments_and_stock_are_no_mismatch(services):
     ok = confirmed()
     paid(payments, ok)
     held(reservations, ok, "COMMITTED")
-    partly = confirmed()
+    partly = confirmed(refunded_amount=Decimal("5.00"))
     paid(payments, partly, "PARTIALLY_REFUNDED", refunded="5.00")
     held(reservations, partly, "COMMITTED")
     rejected = settled(OrderFactory(status=S.REJECTED))
@@ -205,6 +208,39 @@ def test_every_disagreement_is_recorded_once_and_counted(services, counted):
     details = ReconciliationMismatch.objects.get(order_id=wrong.pk).details
     assert details["captured"] == "1.00" and details["total"] == str(wrong.total)
     assert ReconciliationMismatch.objects.get(order_id=half.pk).details["captured"] == "18.00"
+
+
+def test_a_partial_refund_is_no_mismatch_but_one_the_order_missed_is(services, counted):
+    """Given a confirmed order of which payment_service refunded 5.00 and told the order
+    (payment.refunded), then the reconciliation finds nothing; given one whose 3.00 refund the
+    order never heard of, it records ``refund_differs``."""
+    payments, reservations = services
+    told = confirmed()
+    message = envelope(
+        "payment.refunded",
+        producer="payment",
+        order_id=str(told.pk),
+        payment_id=str(uuid.uuid4()),
+        amount="5.00",
+        currency="EUR",
+        refunded_amount="5.00",
+    )
+    on_payment_refunded.apply(args=[message])
+    told = settled(told)
+    assert (told.status, told.refunded_amount) == (S.CONFIRMED, Decimal("5.00"))
+    paid(payments, told, "PARTIALLY_REFUNDED", refunded="5.00")
+    held(reservations, told, "COMMITTED")
+    missed = confirmed()
+    paid(payments, missed, "PARTIALLY_REFUNDED", refunded="3.00")
+    held(reservations, missed, "COMMITTED")
+
+    report = reconcile_orders()
+
+    assert (report.checked, report.new) == (2, 1)
+    assert mismatches() == [(missed.pk, "refund_differs")]
+    assert counted == ["refund_differs"]
+    details = ReconciliationMismatch.objects.get(order_id=missed.pk).details
+    assert (details["refunded"], details["payment_refunded"]) == ("0.00", "3.00")
 
 
 def test_a_resolved_mismatch_found_again_is_recorded_again(services):

@@ -7,6 +7,7 @@ Money moves only through the services: nothing about a payment is edited here.
 from __future__ import annotations
 
 import json
+import uuid
 from decimal import Decimal
 
 from django import forms
@@ -42,6 +43,10 @@ class RefundInline(admin.TabularInline):
 class RefundForm(forms.Form):
     amount = forms.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
     reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
+    # Names this form's request: submitted twice (a double click, a resent POST), it refunds once.
+    request_key = forms.CharField(
+        max_length=64, required=False, widget=forms.HiddenInput, initial=lambda: uuid.uuid4().hex
+    )
 
     def __init__(self, *args, payment: Payment, **kwargs):
         super().__init__(*args, **kwargs)
@@ -154,6 +159,7 @@ class PaymentAdmin(admin.ModelAdmin):
                     reason=form.cleaned_data["reason"],
                     source=Refund.Source.ADMIN,
                     actor_email=getattr(request.user, "email", "") or str(request.user),
+                    request_key=f"admin:{form.cleaned_data['request_key'] or uuid.uuid4().hex}",
                 )
             except APIException as exc:  # the service's refusal (409, 503, 504)
                 form.add_error(None, str(exc.detail))

@@ -30,5 +30,8 @@ def on_charge(envelope: Envelope) -> None:
 def on_refund(envelope: Envelope) -> None:
     data = envelope.data
     services.refund_compensate(
-        order_id=UUID(data["order_id"]), amount=data.get("amount"), reason=data.get("reason") or ""
+        order_id=UUID(data["order_id"]),
+        request_key=data.get("refund_key") or envelope.id,
+        amount=data.get("amount"),
+        reason=data.get("reason") or "",
     )

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
@@ -38,6 +39,7 @@ from uuid import UUID
 from django.conf import settings
 from django.db import transaction
 
+from service_kit.api.errors import IdempotencyKeyReused
 from service_kit.messaging import publish_event
 
 from . import metrics
@@ -51,7 +53,7 @@ from .errors import (
     RefundExceedsCaptured,
 )
 from .models import CAPTURED, Payment, PaymentStatus, Refund
-from .providers import ProviderTimeout, ProviderUnavailable, get_provider
+from .providers import ProviderKeyReused, ProviderTimeout, ProviderUnavailable, get_provider
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +65,14 @@ MAX_AMOUNT = Decimal("9999999999.99")
 def charge_idempotency_key(order_id: UUID | str) -> str:
     """The provider's idempotency key of an order's charge: the same for every attempt."""
     return f"payment:{order_id}:charge"
+
+
+def refund_idempotency_key(payment_id: UUID | str, request_key: str) -> str:
+    """The provider's idempotency key of one refund request: the same for every attempt of that
+    request (a retry after a crash refunds once), another for another request. Never the refund's
+    position: a request that crashed after the provider refunded would be replayed as the next,
+    different one."""
+    return f"payment:{payment_id}:refund:{request_key}"
 
 
 # -- charges ---------------------------------------------------------------------------------------
@@ -172,9 +182,13 @@ def refund_create(
     source: str,
     actor_id: UUID | None = None,
     actor_email: str = "",
+    request_key: str | None = None,
 ) -> Refund:
     """Give back ``amount`` (None: all that is left) of a captured payment → ``payment.refunded``.
 
+    ``request_key`` names the request (the caller's Idempotency-Key, the admin form's): asked
+    again with it, the refund happens once; asked again with it for another amount, it is refused
+    (:class:`IdempotencyKeyReused`, 422). None: a request of its own.
     Refused with :class:`NotRefundable` when nothing was captured and with
     :class:`RefundExceedsCaptured` above what is left (both 409); changes nothing then."""
     with transaction.atomic():
@@ -188,18 +202,20 @@ def refund_create(
             source=source,
             actor_id=actor_id,
             actor_email=actor_email,
+            request_key=request_key or uuid.uuid4().hex,
         )
 
 
 def refund_compensate(
-    *, order_id: UUID, amount: Decimal | str | None = None, reason: str = ""
+    *, order_id: UUID, request_key: str, amount: Decimal | str | None = None, reason: str = ""
 ) -> Refund | None:
     """``payment.refund`` (the saga's compensation): refund the order's capture, or ``amount``.
 
     Idempotent: when everything was refunded already, ``payment.refunded`` is announced again
     (the last refund) and nothing moves. Nothing captured (no payment yet, PENDING, FAILED) or more
     asked than is left: nothing happens, and it is logged (a capture that turns up later is
-    announced as ``payment.succeeded`` and the saga refunds it then)."""
+    announced as ``payment.succeeded`` and the saga refunds it then). ``request_key``: the
+    command's ``refund_key`` (the same when the saga resends its step), else its message id."""
     with transaction.atomic():
         payment = Payment.objects.select_for_update().filter(order_id=order_id).first()
         if payment is None or payment.status not in CAPTURED:
@@ -227,7 +243,13 @@ def refund_compensate(
                 },
             )
             return None
-        return _refund(payment, amount=amount, reason=reason, source=Refund.Source.COMMAND)
+        return _refund(
+            payment,
+            amount=amount,
+            reason=reason,
+            source=Refund.Source.COMMAND,
+            request_key=request_key,
+        )
 
 
 def _refund(
@@ -236,10 +258,11 @@ def _refund(
     amount: Decimal | str | None,
     reason: str,
     source: str,
+    request_key: str,
     actor_id: UUID | None = None,
     actor_email: str = "",
 ) -> Refund:
-    """Refund a payment locked by the caller's transaction."""
+    """Refund a payment locked by the caller's transaction, once per ``request_key``."""
     if payment.status not in CAPTURED:
         raise NotRefundable(details={"status": payment.status})
     refundable = payment.refundable_amount
@@ -251,8 +274,6 @@ def _refund(
             f"At most {refundable:.2f} {payment.currency} can still be refunded.",
             details={"refundable": f"{refundable:.2f}", "currency": payment.currency},
         )
-    # The n-th refund of this payment has one key: a retry after a crash refunds once.
-    number = payment.refunds.count() + 1
     provider = get_provider()
     try:
         result = _with_retries(
@@ -260,11 +281,22 @@ def _refund(
                 charge_reference=payment.provider_reference,
                 amount=amount,
                 currency=payment.currency,
-                idempotency_key=f"payment:{payment.pk}:refund:{number}",
+                idempotency_key=refund_idempotency_key(payment.pk, request_key),
             )
         )
     except ProviderTimeout as exc:
         raise ProviderDidNotAnswer() from exc
+    except ProviderKeyReused as exc:
+        logger.warning("payment.refund_key_reused", extra={**_log(payment), "amount": str(amount)})
+        raise IdempotencyKeyReused(
+            "This refund request was already made for another amount."
+        ) from exc
+    booked = payment.refunds.filter(provider_reference=result.reference[:128]).first()
+    if booked is not None:
+        # The provider replayed a refund of this request that is booked already: once.
+        logger.info("payment.refund_replayed", extra=_log(payment))
+        _announce_refund(payment, booked)
+        return booked
     refund = Refund.objects.create(
         payment=payment,
         amount=amount,

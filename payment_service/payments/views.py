@@ -14,6 +14,7 @@ output.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 from drf_spectacular.types import OpenApiTypes
@@ -25,7 +26,7 @@ from rest_framework.response import Response
 
 from service_kit.api.fields import UUIDListField
 from service_kit.auth.permissions import HasRole, HasScope, IsUser
-from service_kit.idempotency import HEADER, idempotent
+from service_kit.idempotency import HEADER, caller_of, idempotent
 
 from . import selectors, services
 from .errors import ProviderDidNotAnswer
@@ -59,6 +60,14 @@ def actor_id(request: Request) -> uuid.UUID | None:
         return uuid.UUID(str(request.user.id))
     except ValueError:
         return None
+
+
+def refund_request_key(request: Request) -> str | None:
+    """The refund request's own name: its caller's Idempotency-Key (None without one)."""
+    key = request.headers.get(HEADER)
+    if key is None:
+        return None
+    return hashlib.sha256(f"{caller_of(request)}\n{key}".encode()).hexdigest()[:40]
 
 
 class _ListFilters(serializers.Serializer):
@@ -163,6 +172,7 @@ class RefundCreateApi(generics.GenericAPIView):
             source=Refund.Source.API,
             actor_id=actor_id(request),
             actor_email=request.user.email or "",
+            request_key=refund_request_key(request),
         )
         refund.payment.refresh_from_db()
         return Response(RefundSerializer(refund).data, status=status.HTTP_201_CREATED)

@@ -1,6 +1,7 @@
 """The payments admin: by state, by order id, the provider's raw answer, refunds through the
 service."""
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -62,6 +63,22 @@ def test_a_refund_in_the_admin_goes_through_the_service(admin_client):
     refund = Refund.objects.get()
     assert (refund.source, refund.reason) == ("admin", "goodwill")
     assert [t for t, _ in published()] == ["payment.refunded"]
+
+
+def test_the_refund_form_sent_twice_refunds_once(admin_client):
+    """A double click (or a resent POST) carries the form's one request key."""
+    payment = PaymentFactory(amount=Decimal("25.00"))
+    form = admin_client.get(f"{PAYMENTS}{payment.pk}/refund/").content.decode()
+    key = re.search(r'name="request_key" value="([0-9a-f]{32})"', form).group(1)
+    body = {"amount": "4.00", "reason": "goodwill", "request_key": key}
+
+    first = admin_client.post(f"{PAYMENTS}{payment.pk}/refund/", body)
+    second = admin_client.post(f"{PAYMENTS}{payment.pk}/refund/", body)
+
+    assert (first.status_code, second.status_code) == (302, 302)
+    payment.refresh_from_db()
+    assert payment.refunded_amount == Decimal("4.00")
+    assert Refund.objects.count() == 1
 
 
 def test_an_over_refund_in_the_admin_is_refused_on_the_form(admin_client):

@@ -191,6 +191,8 @@ def test_a_charge_with_another_amount_than_recorded_is_dead_lettered_not_charged
     assert result == "dead_letter"
     assert Payment.objects.get(order_id=order_id).amount == Decimal("42.50")
     assert [t for t, _ in published()] == ["payment.succeeded"]
+    # The letter is kept for an operator and shown in the admin: without the card token.
+    assert DeadLetter.objects.get().envelope["data"]["payment_token"] == "[redacted]"
 
 
 def test_a_charge_breaking_its_schema_is_dead_lettered():
@@ -200,4 +202,8 @@ def test_a_charge_breaking_its_schema_is_dead_lettered():
     assert on_charge.apply(args=[message]).get() == "invalid"
 
     assert not Payment.objects.exists()
-    assert DeadLetter.objects.get().reason == DeadLetter.Reason.INVALID
+    letter = DeadLetter.objects.get()
+    assert (letter.reason, letter.envelope["data"]["payment_token"]) == (
+        DeadLetter.Reason.INVALID,
+        "[redacted]",
+    )

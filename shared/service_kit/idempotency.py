@@ -30,10 +30,16 @@ KEPT_HEADERS = ("Location", "Content-Type")
 
 
 def caller_of(request) -> str:
+    """Whose keys these are: a person by user id, a service by its ``client_id`` (a service
+    token has no user id; without this every service client would share one namespace and
+    replay each other's answers), anyone else by address."""
     user = getattr(request, "user", None)
-    if getattr(user, "is_authenticated", False):
-        return f"user:{user.pk}"
-    return f"anonymous:{client_address(request.META)}"
+    if not getattr(user, "is_authenticated", False):
+        return f"anonymous:{client_address(request.META)}"
+    client_id = getattr(user, "client_id", None)
+    if client_id:
+        return f"service:{client_id}"
+    return f"user:{user.pk}"
 
 
 def request_fingerprint(request) -> str:

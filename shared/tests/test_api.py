@@ -75,6 +75,30 @@ def test_keys_belong_to_their_caller(client):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ({"client_id": "order-service"}, {"client_id": "payment-service"}),
+        ({"user_id": "7a0a4f40-5b7e-4d34-a1a8-1d3c3f7d2f01"}, {"client_id": "order-service"}),
+        ({"client_id": "order-service"}, {"user_id": "7a0a4f40-5b7e-4d34-a1a8-1d3c3f7d2f01"}),
+    ],
+    ids=["two-services", "customer-then-service", "service-then-customer"],
+)
+def test_keys_belong_to_their_token_holder(client, mint, first, second):
+    """Given two callers with tokens (two service clients, or a customer and a service) using
+    one Idempotency-Key, when each posts its own body, then each gets its own answer: neither
+    replays nor is refused by the other's."""
+    one = post(client, {"text": "one"}, key="shared-key", **mint.headers(**first))
+    two = post(client, {"text": "two"}, key="shared-key", **mint.headers(**second))
+    assert (one.status_code, two.status_code) == (201, 201)
+    assert "Idempotent-Replayed" not in two
+    assert two.json()["text"] == "two"
+    assert sorted(Note.objects.values_list("text", flat=True)) == ["one", "two"]
+    again = post(client, {"text": "two"}, key="shared-key", **mint.headers(**second))
+    assert again["Idempotent-Replayed"] == "true" and again.json() == two.json()
+
+
+@pytest.mark.django_db
 def test_expired_key_is_used_afresh(client):
     post(client, {"text": "old"}, key="key-3")
     IdempotencyKey.objects.update(expires_at=timezone.now() - timedelta(seconds=1))

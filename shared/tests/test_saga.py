@@ -227,6 +227,21 @@ def test_a_paid_order_through_the_gateway_is_confirmed_and_its_stock_committed(p
         lambda: stock(platform, "SAGA-MUG") == (before[0] - 2, before[1]),
         what="the stock committed",
     )
+    # The card token lived only as long as the charge needed it: gone from the order and from
+    # the published outbox row (kept for days), never in a dead letter.
+    harness = platform["harness"]
+    sql = "SELECT payment_token FROM orders_order WHERE id = ?"
+    assert query(harness, ORDER, sql, (order["id"],)) == [("",)]
+    kept = (
+        "SELECT count(*) FROM service_kit_outboxmessage WHERE published_at IS NOT NULL"
+        " AND envelope->'data'->>'order_id' = ? AND name = 'payment.charge'"
+        " AND envelope->'data'->>'payment_token' = '[redacted]'"
+    )
+    wait_for(lambda: query(harness, ORDER, kept, (order["id"],)) == [(1,)], what="the row kept")
+    for service in (ORDER, PAYMENT):
+        for table in ("service_kit_outboxmessage", "service_kit_deadletter"):
+            found = f"SELECT count(*) FROM {table} WHERE envelope::text LIKE ?"  # noqa: S608
+            assert query(harness, service, found, ("%tok_visa%",)) == [(0,)], (service, table)
 
 
 def test_a_declined_card_cancels_the_order_and_releases_its_stock(platform):

@@ -9,7 +9,8 @@ An adapter answers a charge with a :class:`ChargeResult` (approved, or declined 
   outcome is unknown. Trying again with the same ``idempotency_key`` is safe.
 
 Every call carries an ``idempotency_key``: the provider applies a key once and answers a repeated
-key with the first outcome (as Stripe does), so a retry after a crash never charges twice.
+key with the first outcome (as Stripe does), so a retry after a crash never charges twice; a key
+repeated with other parameters raises :class:`ProviderKeyReused`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ class ProviderUnavailable(ProviderError):
 
 class ProviderTimeout(ProviderError):
     """No answer in time: the outcome is unknown."""
+
+
+class ProviderKeyReused(ProviderError):
+    """The idempotency key was applied to another request (another amount): a final refusal,
+    as Stripe answers a key reused with other parameters; nothing happened this time."""
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@
   ``PAYMENTS["PROVIDER_TIMEOUT"]`` seconds with ProviderTimeout (it never holds a worker longer).
 
 Every call takes ``PAYMENTS["SANDBOX_LATENCY"]`` seconds. Like a real network it applies an
-idempotency key once and answers a repeated key with the first outcome. Its memory (outcomes,
+idempotency key once and answers a repeated key with the first outcome (a refund's key repeated
+for another amount is refused: ProviderKeyReused). Its memory (outcomes,
 attempt counts, captures) lives in the shared cache, so every web process and worker sees one
 network.
 """
@@ -24,7 +25,14 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 
-from .base import ChargeResult, PaymentProvider, ProviderTimeout, ProviderUnavailable, RefundResult
+from .base import (
+    ChargeResult,
+    PaymentProvider,
+    ProviderKeyReused,
+    ProviderTimeout,
+    ProviderUnavailable,
+    RefundResult,
+)
 
 APPROVED = frozenset({"tok_visa", "tok_mastercard"})
 DECLINED = {"tok_chargeDeclined": "card_declined", "tok_insufficientFunds": "insufficient_funds"}
@@ -87,7 +95,14 @@ class SandboxProvider(PaymentProvider):
             "idempotency_key": idempotency_key,
         }
         if not cache.add(_key("refund", idempotency_key), outcome, MEMORY_SECONDS):
-            outcome = cache.get(_key("refund", idempotency_key))
+            first = cache.get(_key("refund", idempotency_key))
+            if (first["charge"], first["amount"], first["currency"]) != (
+                charge_reference,
+                outcome["amount"],
+                currency,
+            ):
+                raise ProviderKeyReused(f"{idempotency_key} was used for another refund")
+            outcome = first
         return RefundResult(reference=outcome["id"], raw=outcome)
 
     # -- what the sandbox remembers (tests and the demo look at it) --------------------------------

@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from service_kit.models import DeadLetter, ProcessedMessage
 from service_kit.ops.context import request_id_var
 from service_kit.ops.metrics import DEAD_LETTERS, DUPLICATES
+from service_kit.redaction import redacted, was_redacted
 
 from .app import direct_to, event_task_name, events_queue_name
 from .envelope import Envelope, InvalidMessage
@@ -95,7 +96,8 @@ def dead_letter(task: Task, raw: Any, reason: str, error: str, attempts: int = 1
         message_id=message_id[:64],
         task=task.name,
         queue=task.queue_name,
-        envelope=raw if isinstance(raw, dict) else {"raw": repr(raw)[:8000]},
+        # Kept until an operator acts, and shown in the admin: never with a secret in it.
+        envelope=redacted(raw) if isinstance(raw, dict) else {"raw": repr(redacted(raw))[:8000]},
         reason=reason,
         error=error,
         attempts=attempts,
@@ -145,9 +147,18 @@ def command_handler(command: str) -> Callable[[Handler], Task]:
     return decorator
 
 
+class NotReplayable(ValueError):
+    """The letter lost a secret its handler needs (a card token): its sender must send it again
+    (for a charge: the order admin's "retry the stuck step")."""
+
+
 def replay(letter: DeadLetter) -> None:
-    """Send a dead letter's message again, to this service's queue that had it."""
+    """Send a dead letter's message again, to this service's queue that had it (raises
+    :class:`NotReplayable` for a letter whose secret was redacted)."""
     from django.utils import timezone
+
+    if was_redacted(letter.envelope):
+        raise NotReplayable(f"{letter.task} {letter.message_id} carried a secret that is not kept")
 
     from .app import get_celery_app
 

@@ -4,7 +4,9 @@
 transaction. When it commits, a background relay thread of this process sends it to the broker;
 the request never waits for the broker and never fails because of it. Rows the relay could not
 send (broker down, process killed) are sent by the periodic sweep. The row's id is the message id
-and the Celery task id, so consumers can drop a message delivered twice.
+and the Celery task id, so consumers can drop a message delivered twice. Once published, the row
+keeps no secret (``payment.charge``'s card token): the broker holds the message its consumer needs,
+and the row is kept for days (retention) and shown in the admin.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from django.db.models import Min
 from django.utils import timezone
 
 from service_kit.models import OutboxMessage
+from service_kit.redaction import redacted
 
 from .app import DOMAIN_EVENTS, direct_to, event_task_name, get_celery_app
 from .envelope import Envelope
@@ -92,8 +95,11 @@ def _publish_one(message: OutboxMessage) -> bool:
             "outbox.publish_failed", extra={"message_id": str(message.pk), "error": str(exc)[:300]}
         )
         return False
+    scrubbed = redacted(message.envelope)
     OutboxMessage.objects.filter(pk=message.pk, published_at__isnull=True).update(
-        published_at=timezone.now(), attempts=message.attempts + 1
+        published_at=timezone.now(),
+        attempts=message.attempts + 1,
+        **({"envelope": scrubbed} if scrubbed != message.envelope else {}),
     )
     return True
 

@@ -227,7 +227,14 @@ registry.register(
 )
 registry.register(
     "payment.refund",
-    _obj(["order_id", "reason"], order_id=_uuid, amount=_money, reason={"type": "string"}),
+    _obj(
+        ["order_id", "reason"],
+        order_id=_uuid,
+        amount=_money,
+        reason={"type": "string"},
+        # Names the refund request: the same when the step is sent again (refunded once).
+        refund_key={"type": "string", "minLength": 1, "maxLength": 200},
+    ),
     kind="command",
 )
 # payment_service's answers.

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from service_kit.messaging.consumer import replay
+from service_kit.messaging.consumer import NotReplayable, replay
 from service_kit.models import DeadLetter
 
 
@@ -21,6 +21,10 @@ class Command(BaseCommand):
             letters = letters.filter(task=task)
         count = 0
         for letter in letters:
-            replay(letter)
+            try:
+                replay(letter)
+            except NotReplayable as exc:
+                self.stderr.write(f"skipped {letter.pk}: {exc}")
+                continue
             count += 1
         self.stdout.write(f"replayed {count}")
