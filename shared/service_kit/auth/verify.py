@@ -42,6 +42,16 @@ def jwt_settings() -> dict[str, Any]:
     return settings.JWT
 
 
+#: Roles that move money or grant roles: without ``settings.MFA_ROLES``, these.
+DEFAULT_MFA_ROLES = ("payment_manager", "admin")
+
+
+def mfa_roles() -> frozenset[str]:
+    """Roles a person holds only after a second factor (``"otp"`` in the token's ``amr``): in
+    every API (:func:`token_user`) and every admin's sign-in (``admin_sso.admit``) alike."""
+    return frozenset(getattr(settings, "MFA_ROLES", DEFAULT_MFA_ROLES))
+
+
 class KeySet:
     """The issuer's public keys by ``kid``, from its JWKS document."""
 
@@ -254,11 +264,18 @@ def verify(
 
 
 def token_user(claims: dict[str, Any]) -> TokenUser:
+    """The caller, with the roles they may act in: the claim's, less :func:`mfa_roles` unless
+    the token proves a second factor. Every permission (``HasRole``, ``has_role`` in selectors)
+    reads these, so a stolen or phished password alone never refunds or administers."""
+    roles = frozenset(claims.get("roles") or ())
+    amr = claims.get("amr")
+    if not (isinstance(amr, list) and "otp" in amr):
+        roles -= mfa_roles()
     return TokenUser(
         id=str(claims["user_id"]) if claims.get("user_id") else None,
         email=claims.get("email", ""),
         is_staff=bool(claims.get("is_staff", False)),
-        roles=frozenset(claims.get("roles") or ()),
+        roles=roles,
         scopes=frozenset(claims.get("scopes") or ()),
         client_id=claims.get("client_id"),
         claims=claims,
