@@ -13,9 +13,10 @@ import urllib.request
 import pytest
 from conftest import post_json
 
+from service_kit.auth.verify import KeySet, TokenInvalid
 from service_kit.platform import BY_NAME
 from service_kit.testing import backing
-from service_kit.testing.processes import Harness
+from service_kit.testing.processes import Harness, free_port, wait_for
 
 AUTH, PRODUCT = BY_NAME["auth"], BY_NAME["product"]
 PASSWORD = "Correct-Horse-Battery-9"
@@ -108,3 +109,30 @@ def test_authenticated_reads_keep_their_latency_while_auth_service_hangs(platfor
     assert statistics.median(during) <= usual * 3 + 0.02, (statistics.median(during), usual)
     assert max(during) < JWKS_TIMEOUT, (max(during), usual)  # nobody waited on the issuer
     assert read_for(product, token, 0.5)  # and on when it is back
+
+
+def test_an_unknown_kid_fetches_once_a_second_and_failures_back_off(settings):
+    """In process, against a port nobody listens on: a token naming a key we lack still asks
+    for the key set, but not at every request, and less often after each failure."""
+    settings.JWT = {**settings.JWT, "JWKS_URL": f"http://127.0.0.1:{free_port()}/jwks.json"}
+    keys = KeySet()
+    attempts: list[float] = []
+    fetch = keys.fetch
+
+    def counted_fetch() -> None:
+        attempts.append(time.monotonic())
+        fetch()
+
+    keys.fetch = counted_fetch
+
+    def unknown_kid() -> int:
+        with pytest.raises(TokenInvalid):
+            keys.get("unknown")
+        return len(attempts)
+
+    assert [unknown_kid() for _ in range(5)] == [1] * 5
+    wait_for(lambda: unknown_kid() == 2, timeout=5, interval=0.05, what="a second attempt")
+    wait_for(lambda: unknown_kid() == 3, timeout=10, interval=0.05, what="a third attempt")
+    first, second = attempts[1] - attempts[0], attempts[2] - attempts[1]
+    assert first >= KeySet.MIN_REFRESH_INTERVAL
+    assert second >= 2 * KeySet.MIN_REFRESH_INTERVAL
