@@ -151,6 +151,17 @@ def test_saving_an_unchanged_user_ends_nothing(api, kim, django_capture_on_commi
     assert api.get(ME, token=pair["access"]).status_code == 200
 
 
+def test_a_bulk_update_of_the_staff_flag_ends_the_sessions(
+    api, kim, django_capture_on_commit_callbacks
+):
+    user, pair = kim
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert User.objects.filter(email="kim@example.com").update(is_staff=False) == 1
+
+    assert_sessions_ended(api, user, pair)
+
+
 @pytest.mark.parametrize("attribute", ["is_staff", "is_superuser"])
 def test_a_staff_flag_changed_in_code_ends_the_sessions(
     api, kim, attribute, django_capture_on_commit_callbacks
