@@ -6,7 +6,21 @@ from django.db import models
 from django.utils import timezone
 
 
-class UserManager(BaseUserManager):
+class UserQuerySet(models.QuerySet):
+    def update(self, **fields):
+        """A bulk change of the staff or superuser flag sends no signal: it ends the people's
+        sessions here, as a save does (accounts.signals)."""
+        if not fields.keys() & {"is_staff", "is_superuser"}:
+            return super().update(**fields)
+        from .services import user_access_changed
+
+        user_ids = list(self.values_list("pk", flat=True))
+        count = super().update(**fields)
+        user_access_changed(user_ids=user_ids)
+        return count
+
+
+class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
     use_in_migrations = True
 
     def create_user(self, email: str, password: str | None = None, **fields):

@@ -228,6 +228,24 @@ def account_erase(*, user: User, password: str, address: str) -> None:
     user_erase(user=user)
 
 
+def user_access_changed(*, user_ids: Iterable) -> None:
+    """The staff flag, superuser flag or groups (roles) of these people changed, by whatever
+    path (accounts.signals): their access tokens and admin sessions end everywhere, so every
+    API and admin sees the new roles at their next request. Refresh tokens live on: a refresh
+    reads the roles afresh. Revoked now, and again once the change is committed: a token issued
+    in between still read the old roles."""
+    user_ids = [str(pk) for pk in user_ids]
+
+    def revoke() -> None:
+        for user_id in user_ids:
+            revoke_user(user_id)
+
+    revoke()
+    transaction.on_commit(revoke)
+    for user_id in user_ids:
+        logger.info("auth.user_access_changed", extra={"user_id": user_id})
+
+
 @transaction.atomic
 def user_erase(*, user: User) -> None:
     """The account holder's erasure: every personal field scrubbed, the row kept (its id still

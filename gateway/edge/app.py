@@ -161,7 +161,7 @@ class EdgeApplication:
         self.admin_budget = self.limits.budget("admin")
         http = settings.HTTP_CLIENT
         self.upstreams: dict[str, Upstream] = {}
-        for name in sorted({route.upstream for route in routes}):
+        for name in sorted({route.upstream for route in routes if not route.local}):
             timeouts = settings.GATEWAY_TIMEOUTS.get(name, {})
             self.upstreams[name] = Upstream(
                 name,
@@ -257,6 +257,8 @@ class EdgeApplication:
                 with contextlib.suppress(ClientBodyError):
                     read_client_body(environ.get("wsgi.input"), length)
             return refusal
+        if route.local:
+            return self.django(environ, start_response)
 
         # 4. The upstream.
         upstream = self.upstreams[route.upstream]

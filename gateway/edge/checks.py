@@ -16,7 +16,7 @@ from .routes import default_routes
 def check_gateway(app_configs=None, **kwargs):
     errors = []
     upstreams = getattr(settings, "UPSTREAMS", {})
-    for name in sorted({route.upstream for route in default_routes()}):
+    for name in sorted({route.upstream for route in default_routes() if not route.local}):
         url = upstreams.get(name)
         if not url or urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
             errors.append(

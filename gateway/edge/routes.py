@@ -61,6 +61,7 @@ class Route:
     public_paths: frozenset[str] = frozenset()
     public_methods: frozenset[str] = PUBLIC_METHODS
     sensitive_paths: frozenset[str] = frozenset()
+    local: bool = False  # served by the gateway's own Django once the edge's checks pass
     _bare: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -110,6 +111,8 @@ def default_routes() -> list[Route]:
         Route("orders", "/api/v1/orders/", "order"),
         Route("payments", "/api/v1/payments/", "payment"),
     ]
+    # The gateway's own admin: its sign-in is throttled like every other admin's.
+    routes.append(Route("admin-gateway", "/admin/gateway/", "gateway", kind=ADMIN, local=True))
     for segment, upstream in ADMIN_SEGMENTS.items():
         mount = f"/admin/{segment}"
         routes.append(

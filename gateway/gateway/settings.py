@@ -35,4 +35,7 @@ _settings["MIDDLEWARE"].insert(
     _settings["MIDDLEWARE"].index("service_kit.ops.middleware.ApiBodyMiddleware"),
     "corsheaders.middleware.CorsMiddleware",
 )
+# The client's address, wherever the gateway's own Django reads it (its admin's sign-in counts
+# failures against it), is the edge's: only GATEWAY_TRUSTED_PROXIES' X-Forwarded-For is believed.
+_settings["TRUSTED_PROXIES"] = _settings["GATEWAY_TRUSTED_PROXIES"]
 globals().update(_settings)

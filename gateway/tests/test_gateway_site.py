@@ -18,6 +18,7 @@ import time
 import pytest
 import requests
 
+from service_kit.ops.forwarded import client_address
 from service_kit.platform import BY_NAME
 from service_kit.testing.processes import free_port
 
@@ -347,3 +348,11 @@ def test_readyz_names_exactly_the_upstream_that_is_down(site):
     assert body["failed"] == ["user"]
     assert body["upstreams"]["user"]["answered"] is False
     assert body["upstreams"]["auth"]["ok"] and body["upstreams"]["product"]["ok"]
+
+
+def test_the_gateways_own_pages_believe_no_client_about_its_address(settings):
+    """Its admin's sign-in counts failures per client address: a client's own X-Forwarded-For
+    must not choose it (only GATEWAY_TRUSTED_PROXIES' entries count, as at the edge)."""
+    assert settings.TRUSTED_PROXIES == settings.GATEWAY_TRUSTED_PROXIES == 0
+    meta = {"REMOTE_ADDR": "192.0.2.1", "HTTP_X_FORWARDED_FOR": "198.51.100.7"}
+    assert client_address(meta) == "192.0.2.1"

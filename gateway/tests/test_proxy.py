@@ -677,6 +677,19 @@ def test_sign_in_has_a_tighter_budget(two_gateways, stub):
     assert call(two_gateways[0].url, "GET", "/api/v1/products/", headers=address).status_code == 200
 
 
+def test_the_gateways_own_admin_sign_in_has_the_same_budget(two_gateways, stub):
+    """Served by the gateway's Django, not proxied: its sign-ins are counted all the same."""
+    not_near_the_hour()
+    address = {**client_address(), "Content-Type": "application/x-www-form-urlencoded"}
+    body = b"email=kim%40example.com&password=guess"
+    answers = alternate(two_gateways, 4, "POST", "/admin/gateway/login/", address, body)
+    # No CSRF cookie: Django refuses the first three itself; the fourth never reaches it.
+    assert [a.status_code for a in answers] == [403, 403, 403, 429]
+    assert_throttled(answers[3], "auth")
+    page = call(two_gateways[0].url, "GET", "/admin/gateway/login/", headers=address)
+    assert page.status_code == 200  # reading the page is not signing in
+
+
 def test_a_users_budget_is_shared_and_refused_tokens_do_not_spend_it(platform, two_gateways, stub):
     not_near_the_hour()
     user_id = str(uuid.uuid4())

@@ -85,7 +85,6 @@ def test_every_path_prefix_has_its_upstream(path, name, upstream, upstream_path)
         "/api/schema/product/",
         "/api/v1/",
         "/api/v1/unknown/",
-        "/admin/gateway/",
         "/admin/",
         "/admin/productsx/",
         "/api/v1/productsx/",
@@ -93,6 +92,13 @@ def test_every_path_prefix_has_its_upstream(path, name, upstream, upstream_path)
 )
 def test_the_gateways_own_paths_are_left_to_django(path):
     assert ROUTER.match(path) is None
+
+
+@pytest.mark.parametrize("path", ["/admin/gateway/", "/admin/gateway/login/"])
+def test_the_gateways_own_admin_is_checked_by_the_edge_and_served_by_django(path):
+    route = ROUTER.match(path)
+    assert (route.name, route.kind, route.local) == ("admin-gateway", ADMIN, True)
+    assert route.is_sensitive("POST", "/admin/gateway/login/")
 
 
 @pytest.mark.parametrize(

@@ -350,8 +350,10 @@ def service_settings(
         "MIGRATION_LINTER_OPTIONS": {"exclude_apps": ["admin", "auth", "contenttypes", "sessions"]},
         "JWT": jwt_settings(),
         # Staff sign in to the admin with their auth_service identity (see service_kit.admin_sso).
+        # Roles that move money or grant roles act only with a second factor: a token without
+        # "otp" in its amr does not carry them (service_kit.auth), nor enters an admin with them.
+        "MFA_ROLES": ["payment_manager", "admin"],
         "ADMIN_SSO": {
-            "MFA_ROLES": ["payment_manager", "admin"],
             # None: as long as a deactivation marker lives (access token lifetime + 60 s).
             "IDLE_TIMEOUT": env.int("ADMIN_IDLE_TIMEOUT", 0) or None,
         },

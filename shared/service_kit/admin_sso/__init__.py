@@ -3,7 +3,7 @@
 The admin's login form (:class:`AdminLoginForm`) takes an email, a password and an optional
 one-time code; a :class:`CredentialChecker` turns them into an :class:`Identity` (every service:
 :class:`RemoteCredentials`, auth_service's token endpoint over REST, the access token verified
-from the JWKS). :func:`admit` lets in staff only, and the roles of ``ADMIN_SSO["MFA_ROLES"]``
+from the JWKS). :func:`admit` lets in staff only, and the roles of ``settings.MFA_ROLES``
 only with a one-time code (``"otp"`` in the token's ``amr``). The person is signed in as a
 shadow user (:func:`shadow_user_sync`) whose groups are their roles, each with the permissions
 ``ADMIN_ROLE_PERMISSIONS`` grants it (:func:`role_groups_sync`). :class:`AdminSessionMiddleware`

@@ -10,8 +10,6 @@ DEFAULTS: dict[str, Any] = {
     # Who checks what is typed at the sign-in: a CredentialChecker's dotted path. None: the one
     # an app registered with use_credentials() (auth_service's), else auth_service over REST.
     "CREDENTIALS": None,
-    # Staff holding one of these roles enter only with a one-time code (refunds; everything).
-    "MFA_ROLES": ("payment_manager", "admin"),
     # Seconds an admin session lives without a request; None: as long as a deactivation marker
     # lives in the shared cache (see sessions.revocation_lifetime), so none can be missed.
     "IDLE_TIMEOUT": None,

@@ -17,6 +17,7 @@ from django.utils.module_loading import import_string
 from service_kit.api.errors import UpstreamTimeout, UpstreamUnavailable
 from service_kit.auth.verify import TokenInvalid, verify
 from service_kit.http import ServiceClient
+from service_kit.ops.forwarded import client_address
 
 from .conf import sso_settings
 from .identity import INVALID_CREDENTIALS, THROTTLED, UNAVAILABLE, Identity, SignInRefused
@@ -51,7 +52,7 @@ class RemoteCredentials(CredentialChecker):
         body = {"email": email, "password": password, **({"otp": otp} if otp else {})}
         client = ServiceClient(self.upstream)
         try:
-            response = client.post(TOKEN_PATH, json=body)
+            response = client.post(TOKEN_PATH, json=body, headers=self._forwarded_for(request))
         except (UpstreamUnavailable, UpstreamTimeout) as exc:
             raise SignInRefused(UNAVAILABLE) from exc
         if response.status == 429:
@@ -69,6 +70,16 @@ class RemoteCredentials(CredentialChecker):
             raise SignInRefused(UNAVAILABLE) from exc
         self._discard(pair, claims)
         return Identity.from_claims(claims)
+
+    @staticmethod
+    def _forwarded_for(request) -> dict[str, str]:
+        """auth_service's sign-in guard counts failures per client address. For this sign-in
+        the service is the proxy in front of auth_service, so it says whom it serves, as the
+        gateway does: the person's address (read behind this service's trusted proxies, so a
+        client cannot choose it), not the service's own, which anonymous guesses would lock
+        out for every staff member of this admin."""
+        address = client_address(request.META) if request is not None else ""
+        return {"X-Forwarded-For": address} if address else {}
 
     def _discard(self, pair: dict[str, Any], claims: dict[str, Any]) -> None:
         """The pair only told us who signed in: log it out at once, so that no refresh token

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .conf import sso_settings
+from service_kit.auth.verify import mfa_roles
 
 CUSTOMER = "customer"
 
@@ -71,10 +71,11 @@ class Identity:
 
 
 def admit(identity: Identity) -> None:
-    """Staff with a staff role enter; roles in ``ADMIN_SSO["MFA_ROLES"]`` (refunds, admin) only
-    with a one-time code. Raises :class:`SignInRefused` otherwise."""
+    """Staff with a staff role enter; roles in ``settings.MFA_ROLES`` (refunds, admin) only
+    with a one-time code, the rule every API applies to tokens. Raises :class:`SignInRefused`
+    otherwise."""
     if not identity.is_staff or not identity.email or not identity.staff_roles:
         raise SignInRefused(NOT_STAFF)
-    needs_otp = identity.staff_roles.intersection(sso_settings()["MFA_ROLES"])
+    needs_otp = identity.staff_roles.intersection(mfa_roles())
     if needs_otp and "otp" not in identity.amr:
         raise SignInRefused(SECOND_FACTOR_REQUIRED)

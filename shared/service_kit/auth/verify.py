@@ -43,21 +43,42 @@ def jwt_settings() -> dict[str, Any]:
     return settings.JWT
 
 
+#: Roles that move money or grant roles: without ``settings.MFA_ROLES``, these.
+DEFAULT_MFA_ROLES = ("payment_manager", "admin")
+
+
+def mfa_roles() -> frozenset[str]:
+    """Roles a person holds only after a second factor (``"otp"`` in the token's ``amr``): in
+    every API (:func:`token_user`) and every admin's sign-in (``admin_sso.admit``) alike."""
+    return frozenset(getattr(settings, "MFA_ROLES", DEFAULT_MFA_ROLES))
+
+
 class KeySet:
-    """The issuer's public keys by ``kid``, from its JWKS document."""
+    """The issuer's public keys by ``kid``, from its JWKS document.
+
+    A slow or hung issuer must not hold up verification: no lock is held while fetching, one
+    fetch runs at a time, and a key set past its refresh age is fetched again in the background
+    while tokens keep verifying with the keys already held. A token naming an unknown key waits
+    for a fetch (rotation), started at most once per ``MIN_REFRESH_INTERVAL``; after a failed
+    fetch the next waits longer each time, up to ``MAX_BACKOFF``."""
 
     MIN_REFRESH_INTERVAL = 1.0
+    MAX_BACKOFF = 30.0
 
     def __init__(self) -> None:
         self._keys: dict[str, Any] = {}
         self._fetched_at = 0.0
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the fetch state below; never held while fetching
+        self._fetching: threading.Event | None = None  # set when the running fetch ends
+        self._next_fetch = 0.0  # no fetch starts before this (monotonic): rate limit, backoff
+        self._failures = 0
         self.version: Any = None  # the issuer's key-set version this copy was fetched at
 
     def invalidate(self, version: Any) -> None:
         """The issuer changed its keys (rotation, retirement): fetch them on the next token."""
         self.version = version
         self._fetched_at = float("-inf")
+        self._next_fetch = 0.0
 
     def install(self, jwks: dict[str, Any]) -> None:
         """Use this JWKS document (tests, or a static key set from settings)."""
@@ -79,22 +100,55 @@ class KeySet:
 
     def get(self, kid: str):
         key = self._keys.get(kid)
-        stale = time.monotonic() - self._fetched_at > jwt_settings()["JWKS_CACHE_SECONDS"]
-        forced = self._fetched_at == float("-inf")
-        if key is not None and not stale:
+        forced = self._fetched_at == float("-inf")  # the issuer's keys changed: do not trust ours
+        if key is not None and not forced:
+            if time.monotonic() - self._fetched_at > jwt_settings()["JWKS_CACHE_SECONDS"]:
+                self._refresh(wait=False)
             return key
-        with self._lock:
-            key = self._keys.get(kid)
-            since = time.monotonic() - self._fetched_at
-            if (key is None or stale) and (forced or since >= self.MIN_REFRESH_INTERVAL):
-                try:
-                    self.fetch()
-                except (OSError, ValueError) as exc:
-                    logger.warning("auth.jwks_unavailable", extra={"error": str(exc)[:200]})
-                key = self._keys.get(kid)
+        self._refresh(wait=True)
+        key = self._keys.get(kid)
         if key is None:
             raise TokenInvalid("unknown_key", "The token was signed with an unknown key.")
         return key
+
+    def _refresh(self, *, wait: bool) -> None:
+        """Start a fetch unless one is running or it is too soon; ``wait``: until it ends."""
+        with self._lock:
+            running, started = self._fetching, False
+            if running is None and time.monotonic() >= self._next_fetch:
+                running = self._fetching = threading.Event()
+                started = True
+        if started and wait:
+            self._fetch_once(running)
+        elif started:
+            threading.Thread(
+                target=self._fetch_in_background, args=(running,), name="jwks-fetch", daemon=True
+            ).start()
+        elif wait and running is not None:
+            running.wait(float(jwt_settings()["JWKS_TIMEOUT"]) + 1.0)
+
+    def _fetch_once(self, done: threading.Event) -> None:
+        failed = True
+        try:
+            self.fetch()
+            failed = False
+        except (OSError, ValueError) as exc:
+            logger.warning("auth.jwks_unavailable", extra={"error": str(exc)[:200]})
+        finally:
+            with self._lock:
+                self._failures = self._failures + 1 if failed else 0
+                backoff = self.MIN_REFRESH_INTERVAL * 2 ** max(self._failures - 1, 0)
+                self._next_fetch = time.monotonic() + min(backoff, self.MAX_BACKOFF)
+                self._fetching = None
+            done.set()
+
+    def _fetch_in_background(self, done: threading.Event) -> None:
+        from django.db import connections
+
+        try:
+            self._fetch_once(done)
+        finally:
+            connections.close_all()  # this thread's own (a JWKS_SOURCE reads the database)
 
 
 keyset = KeySet()
@@ -271,11 +325,18 @@ def verify(
 
 
 def token_user(claims: dict[str, Any]) -> TokenUser:
+    """The caller, with the roles they may act in: the claim's, less :func:`mfa_roles` unless
+    the token proves a second factor. Every permission (``HasRole``, ``has_role`` in selectors)
+    reads these, so a stolen or phished password alone never refunds or administers."""
+    roles = frozenset(claims.get("roles") or ())
+    amr = claims.get("amr")
+    if not (isinstance(amr, list) and "otp" in amr):
+        roles -= mfa_roles()
     return TokenUser(
         id=str(claims["user_id"]) if claims.get("user_id") else None,
         email=claims.get("email", ""),
         is_staff=bool(claims.get("is_staff", False)),
-        roles=frozenset(claims.get("roles") or ()),
+        roles=roles,
         scopes=frozenset(claims.get("scopes") or ()),
         client_id=claims.get("client_id"),
         claims=claims,

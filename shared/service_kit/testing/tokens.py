@@ -2,6 +2,9 @@
 
 mint = TokenMint().install()        # this process's verifier now trusts the mint's key
 client.get(url, **mint.headers(user_id=..., roles=["support"]))
+
+A person's token says they signed in with both factors (``amr: ["pwd", "otp"]``) unless the test
+says otherwise: ``amr=["pwd"]`` is a password alone, which leaves out ``settings.MFA_ROLES``.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ class TokenMint:
         scopes=(),
         is_staff: bool = False,
         client_id: str | None = None,
+        amr=("pwd", "otp"),
         token_type: str = "access",  # noqa: S107 - a token type's name, not a secret
         lifetime: int = 300,
         **overrides,
@@ -76,6 +80,7 @@ class TokenMint:
                 email=email,
                 is_staff=is_staff,
                 roles=list(roles),
+                amr=list(amr) if isinstance(amr, list | tuple) else amr,
             )
         claims.update(overrides)
         return claims
