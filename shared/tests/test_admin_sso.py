@@ -11,8 +11,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import re
-import subprocess
-import sys
 import time
 import uuid
 from urllib.parse import parse_qs, urlsplit
@@ -276,15 +274,7 @@ User.objects.create_user({CUSTOMER!r}, {PASSWORD!r})
 
 
 def manage(harness, service, *args: str) -> str:
-    result = subprocess.run(  # noqa: S603 - this interpreter, argv built here
-        [sys.executable, "manage.py", *args],
-        cwd=service.path,
-        env=harness.env_for(service, JWT_AUTO_KEY="1"),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout.strip()
+    return harness.manage(service, *args, JWT_AUTO_KEY="1")
 
 
 class Authenticator:

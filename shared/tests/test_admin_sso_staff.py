@@ -5,8 +5,6 @@ request; failed admin sign-ins are counted against the person's address, not the
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
 import jwt
 import pytest
@@ -32,15 +30,7 @@ for email in {STAFF!r}:
 
 
 def manage(harness, service, *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=service.path,
-        env=harness.env_for(service, JWT_AUTO_KEY="1"),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout.strip()
+    return harness.manage(service, *args, JWT_AUTO_KEY="1")
 
 
 @pytest.fixture(scope="module")

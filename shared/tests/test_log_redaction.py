@@ -25,7 +25,7 @@ USER_ID = uuid.UUID("6f1c2a8e-3b4d-4e5f-8a9b-0c1d2e3f4a5b")
 UIDB64 = base64.urlsafe_b64encode(str(USER_ID).encode()).decode().rstrip("=")
 RESET = f"{UIDB64}.cjk3qz-0123456789abcdef0123456789abcdef"
 #: What stays of it: the user id and the time it was made, not the HMAC that makes it work.
-RESET_REDACTED = f"{UIDB64}.cjk3qz[REDACTED]"
+RESET_REDACTED = f"{UIDB64}.cjk3qz[redacted]"
 CLIENT_SECRET = "Zk3-q_9XbQ2mT7vLr8yPw4NcA1sEd6HgJ0uIo5KfUeY"  # token_urlsafe(32)'s shape
 
 
@@ -56,8 +56,8 @@ def log():
 @pytest.mark.parametrize(
     ("msg", "args", "expected"),
     [
-        ("auth.token_issued %s", (JWT,), "auth.token_issued [REDACTED]"),
-        ("Authorization: Bearer %s", (JWT,), "Authorization: Bearer [REDACTED]"),
+        ("auth.token_issued %s", (JWT,), "auth.token_issued [redacted]"),
+        ("Authorization: Bearer %s", (JWT,), "Authorization: Bearer [redacted]"),
         (
             f"Reset your password: https://shop.example.com/reset?token={RESET}",
             (),
@@ -66,9 +66,9 @@ def log():
         (
             "payment.charge %s declined",
             ("tok_chargeDeclined",),
-            "payment.charge [REDACTED] declined",
+            "payment.charge [redacted] declined",
         ),
-        (f"client order secret {CLIENT_SECRET}", (), "client order secret [REDACTED]"),
+        (f"client order secret {CLIENT_SECRET}", (), "client order secret [redacted]"),
     ],
 )
 def test_secrets_in_the_message_and_its_arguments_are_redacted(log, msg, args, expected):
@@ -100,13 +100,13 @@ def test_secret_extra_fields_are_redacted_by_name_and_by_shape(log):
     assert line["message"] == "order.placed"
     assert line["order_id"] == order_id  # ids and digests stay: they are not secrets
     assert line["digest"] == digest
-    assert line["password"] == "[REDACTED]"
-    assert line["client_secret"] == "[REDACTED]"
-    assert line["payment_token"] == "[REDACTED]"
-    assert line["Authorization"] == "[REDACTED]"
+    assert line["password"] == "[redacted]"
+    assert line["client_secret"] == "[redacted]"
+    assert line["payment_token"] == "[redacted]"
+    assert line["Authorization"] == "[redacted]"
     assert line["data"] == {
-        "payment_token": "[REDACTED]",
-        "lines": [{"sku": "MUG", "note": "[REDACTED]"}],
+        "payment_token": "[redacted]",
+        "lines": [{"sku": "MUG", "note": "[redacted]"}],
     }
     assert line["empty_token"] == ""
     assert line["service"] == {"name": "auth"}
@@ -120,7 +120,7 @@ def test_an_exceptions_text_is_redacted(log):
 
     assert line["message"] == "auth.refresh_failed"
     assert line["error"]["type"] == "ValueError"
-    assert line["error"]["message"] == f"token [REDACTED] refused for {RESET_REDACTED}"
+    assert line["error"]["message"] == f"token [redacted] refused for {RESET_REDACTED}"
     assert "test_an_exceptions_text_is_redacted" in line["error"]["stack_trace"]
     assert find_secrets(json.dumps(line)) == []
 
@@ -161,7 +161,7 @@ def test_filebeat_cuts_what_slips_past_the_services_filter():
         for rule in (r for r in replace["fields"] if r["field"] == field):
             assert "(?=" not in rule["pattern"] and "(?<" not in rule["pattern"]
             text = re.sub(rule["pattern"], rule["replacement"], text)
-        assert text == "printed [REDACTED] and [REDACTED] for [REDACTED]", field
+        assert text == "printed [redacted] and [redacted] for [redacted]", field
     assert {"password", "client_secret", "payment_token"} <= set(dropped["fields"])
 
 

@@ -1,67 +1,14 @@
 from __future__ import annotations
 
 import logging
-import re
 import traceback
+
+from service_kit.redaction import redact, redacted
 
 from .context import request_id_var, user_id_var
 
-#: What a secret looks like wherever it is written: a log line, a page, an API answer. The log
-#: filter below removes them; service_kit.testing.secrets looks for them with the same shapes.
-SECRET_SHAPES: dict[str, re.Pattern] = {
-    # header.payload.signature, both JSON parts base64url of '{"…'
-    "jwt": re.compile(r"eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"),
-    # auth_service's password reset token, <uidb64>.<timestamp base36>-<32 hex> (Django's
-    # PasswordResetTokenGenerator): its secret part, the HMAC after the dash (starting with the
-    # literal dash, which the regex engine finds fast)
-    "reset_token": re.compile(r"-[0-9a-f]{32}(?![0-9a-f])(?<=[0-9a-z]-[0-9a-f]{32})"),
-    # a generated service client secret: secrets.token_urlsafe(32), 43 characters of base64url
-    # (upper and lower case mixed: no hex digest, UUID or snake_case name looks like it)
-    "client_secret": re.compile(
-        r"(?<![A-Za-z0-9_-])(?=[A-Za-z0-9_-]{0,42}[A-Z])(?=[A-Za-z0-9_-]{0,42}[a-z])"
-        r"[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])"
-    ),
-    # a card token from the payment provider (Stripe-style tok_…)
-    "card_token": re.compile(r"tok_(?<![A-Za-z0-9]tok_)[A-Za-z0-9_]+"),
-}
-#: Structured fields whose value is a secret, whatever it looks like.
-SECRET_KEY_NAMES = re.compile(
-    r"password|passwd|secret|token|authorization|cookie|api[_-]?key|dsn", re.IGNORECASE
-)
-REDACTED = "[REDACTED]"
 #: A LogRecord's own attributes; every other one came with ``extra``.
 _RECORD_FIELDS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
-
-
-#: What a text must hold before a shape can match in it: tested first, these cost next to nothing
-#: (every string of every log line is searched).
-_CAN_HOLD = {
-    "jwt": lambda text: "eyJ" in text,
-    "reset_token": lambda text: "-" in text,
-    "client_secret": lambda text: len(text) >= 43,
-    "card_token": lambda text: "tok_" in text,
-}
-
-
-def redact(text: str) -> str:
-    """``text`` with everything shaped like a secret replaced by ``[REDACTED]``."""
-    for kind, shape in SECRET_SHAPES.items():
-        if _CAN_HOLD[kind](text):
-            text = shape.sub(REDACTED, text)
-    return text
-
-
-def redact_value(value, key: str = ""):
-    """A structured value with secrets taken out: by the name of its key, or by its shape."""
-    if key and SECRET_KEY_NAMES.search(key) and value not in (None, "", b""):
-        return REDACTED
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, dict):
-        return {k: redact_value(v, str(k)) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(redact_value(v) for v in value)
-    return value
 
 
 class ContextFilter(logging.Filter):
@@ -99,7 +46,7 @@ class RedactFilter(logging.Filter):
         if message is not None:
             record.msg, record.args = redact(message), None
         for key in record.__dict__.keys() - _RECORD_FIELDS:
-            record.__dict__[key] = redact_value(record.__dict__[key], key)
+            record.__dict__[key] = redacted(record.__dict__[key], key)
         if record.exc_text:
             record.exc_text = redact(record.exc_text)
         if record.stack_info:

@@ -196,16 +196,25 @@ class Harness:
             self._databases[service.name] = backing.create_database(service.name)
         return self._databases[service.name]
 
-    def migrate(self, service: Service, **env: str) -> None:
-        result = subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+    def manage(self, service: Service, *args: str, timeout: float = 180, **env: str) -> str:
+        """``manage.py <args>`` of a service, with its processes' environment; its stdout."""
+        result = subprocess.run(  # noqa: S603 - this interpreter, argv built here
+            [sys.executable, "manage.py", *args],
             cwd=service.path,
             env=self.env_for(service, **env),
             capture_output=True,
             text=True,
+            timeout=timeout,
         )
         if result.returncode:
-            raise RuntimeError(f"migrate {service.name} failed:\n{result.stdout}{result.stderr}")
+            raise RuntimeError(
+                f"{service.name}: manage.py {args[0]} failed:\n{result.stdout[-2000:]}"
+                f"{result.stderr[-3000:]}"
+            )
+        return result.stdout.strip()
+
+    def migrate(self, service: Service, **env: str) -> None:
+        self.manage(service, "migrate", "--noinput", "-v", "0", **env)
 
     # -- processes -------------------------------------------------------------------------
     def start_web(

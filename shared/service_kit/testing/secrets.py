@@ -1,5 +1,5 @@
 """Secrets never shown: finds anything shaped like a JWT, a password reset token, a client secret
-or a card token (the shapes of service_kit.ops.logs, which the log filter removes), and any
+or a card token (the shapes of service_kit.redaction, which the log filter removes), and any
 literal secret a test knows (the passwords it typed), in log files, pages and API answers.
 
     leaks = find_secrets(text, literals={"password": PASSWORD})
@@ -17,17 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from service_kit.ops.logs import SECRET_SHAPES
-
-#: Admin pages known to show a secret today, each fixed by another finding of issue 11 in
-#: flight: ("<service> admin <app_label.model>", kind) → the finding. A leak found there does not
-#: fail the test; an entry whose page no longer leaks does (remove it once its fix is merged).
-#: Never add to it to make a test pass.
-KNOWN_LEAKS: dict[tuple[str, str], str] = {
-    # The outbox and the dead letters show the order's payment_token (finding 11).
-    ("order admin service_kit.outboxmessage", "card_token"): "issue 11 finding 11",
-    ("payment admin service_kit.deadletter", "card_token"): "issue 11 finding 11",
-}
+from service_kit.redaction import SECRET_SHAPES
 
 
 @dataclass(frozen=True)
@@ -57,11 +47,6 @@ def find_secrets(
             spans.append((start, end))
             found.append(_leak(where, kind, text, start, end))
     return found
-
-
-def unknown(leaks: list[Leak]) -> list[Leak]:
-    """The leaks that are not in :data:`KNOWN_LEAKS`."""
-    return [leak for leak in leaks if (leak.where.split(" /")[0], leak.kind) not in KNOWN_LEAKS]
 
 
 def find_in_logs(folder: Path, *, literals: dict[str, str] | None = None) -> list[Leak]:
@@ -117,14 +102,7 @@ def admin_pages_test(*, factories: Sequence[str] = (), make: dict[str, Callable]
                 assert response.status_code == 200, (url, response.status_code)
                 where = f"{settings.SERVICE_NAME} admin {label} {url}"
                 leaks += find_secrets(response.content.decode(), where=where)
-        assert unknown(leaks) == [], "\n".join(map(str, unknown(leaks)[:20]))
-        # A known leak that is gone was fixed: its entry must go too (KNOWN_LEAKS).
-        service = f"{settings.SERVICE_NAME} admin "
-        still = {(leak.where.split(" /")[0], leak.kind) for leak in leaks}
-        fixed = [
-            known for known in KNOWN_LEAKS if known[0].startswith(service) and known not in still
-        ]
-        assert fixed == [], f"fixed: remove {fixed} from service_kit.testing.secrets.KNOWN_LEAKS"
+        assert leaks == [], "\n".join(map(str, leaks[:20]))
 
     test.__name__ = "test_no_admin_page_shows_a_secret"
     return test

@@ -29,7 +29,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import time
 import urllib.parse
@@ -212,21 +211,7 @@ class Stack:
 
     def manage(self, name: str, *args: str, timeout: float = 180) -> str:
         """``manage.py <args>`` of a service, with its processes' environment; its stdout."""
-        service = BY_NAME[name]
-        result = subprocess.run(  # noqa: S603 - this interpreter, argv built here
-            [sys.executable, "manage.py", *args],
-            cwd=service.path,
-            env=self.harness.env_for(service, **self.env_for(name)),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        if result.returncode:
-            raise RuntimeError(
-                f"{name}: manage.py {args[0]} failed:\n{result.stdout[-2000:]}"
-                f"{result.stderr[-3000:]}"
-            )
-        return result.stdout.strip()
+        return self.harness.manage(BY_NAME[name], *args, timeout=timeout, **self.env_for(name))
 
     def shell(self, name: str, code: str) -> str:
         """The last line ``code`` prints in the service's ``manage.py shell``."""
