@@ -27,8 +27,7 @@ class DeadLetterAdmin(admin.ModelAdmin):
     def replay_selected(self, request, queryset):
         count = 0
         for letter in queryset:
-            replay(letter)
-            count += 1
+            count += replay(letter)
         self.message_user(request, f"Replayed {count} message(s).", messages.SUCCESS)
 
 

@@ -178,8 +178,17 @@ class Harness:
                 env.pop(name, None)
         env.update(self.extra_env)
         env.update(overrides)
+        if self.profile == "real":
+            # As in production: each service on the broker as its own user (consumers check it).
+            env["CELERY_BROKER_URL"] = backing.service_broker_url(
+                service.name, env["CELERY_BROKER_URL"]
+            )
         Path(env["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
         return env
+
+    def broker_url_for(self, service: Service) -> str:
+        """The broker URL ``service``'s processes use (its own user, in this run's vhost)."""
+        return backing.service_broker_url(service.name, self.broker_url or backing.create_vhost())
 
     def database_for(self, service: Service) -> str:
         if service.name not in self._databases:

@@ -21,6 +21,5 @@ class Command(BaseCommand):
             letters = letters.filter(task=task)
         count = 0
         for letter in letters:
-            replay(letter)
-            count += 1
+            count += replay(letter)
         self.stdout.write(f"replayed {count}")
