@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import socket
 import subprocess
+import tempfile
 import uuid
 from urllib.parse import urlsplit
 
