@@ -150,34 +150,37 @@ def delete_vhost() -> None:
         _vhost_created = False
 
 
-#: Users already given their permissions in a vhost (by this process).
-_broker_users: set[tuple[str, str]] = set()
+#: Users already given their permissions (by this process): (broker address, vhost, user).
+_broker_users: set[tuple[str, str, str]] = set()
 
 
 def broker_password(user: str) -> str:
     return f"test-broker-{user}"
 
 
-def service_broker_url(service: str, url: str) -> str:
+def service_broker_url(service: str, url: str, rabbitmqctl=None) -> str:
     """``url`` (this run's vhost, as the admin user) as ``service``'s own broker user. The user
     gets the permissions the production definitions give it (compose/rabbitmq/definitions.json,
     which also declare the platform's queues, as in production); a service they do not name (the
     kit's test project) gets every permission in the vhost, and still its own name, which is what
     consumers check (service_kit.messaging.consumer). Users are the services' own names, as in
     production: the broker keeps users across vhosts, so every run gives them the same password
-    and never deletes them (deleting the vhost takes their permissions)."""
+    and never deletes them (deleting the vhost takes their permissions). ``rabbitmqctl``: how to
+    run it for another broker than the shared one (a node of the test's own: its ``ctl``)."""
     parts = urlsplit(url)
     if parts.username != (urlsplit(RABBITMQ_URL).username or "guest"):
         return url  # a URL with a user of its own is the test's choice
     vhost = parts.path.lstrip("/")
-    if (vhost, service) not in _broker_users:
-        _import_definitions(_service_definitions(service, vhost))
-        _broker_users.add((vhost, service))
+    broker = f"{parts.hostname}:{parts.port or 5672}"
+    if (broker, vhost, service) not in _broker_users:
+        first = not any(b == broker and v == vhost for b, v, _ in _broker_users)
+        _import_definitions(_service_definitions(service, vhost, first), rabbitmqctl)
+        _broker_users.add((broker, vhost, service))
     netloc = f"{service}:{broker_password(service)}@{parts.hostname}:{parts.port or 5672}"
     return parts._replace(netloc=netloc).geturl()
 
 
-def _service_definitions(service: str, vhost: str) -> dict:
+def _service_definitions(service: str, vhost: str, first: bool) -> dict:
     from service_kit.conf import REPO_ROOT
 
     production = json.loads((REPO_ROOT / "compose/rabbitmq/definitions.json").read_text())
@@ -190,7 +193,7 @@ def _service_definitions(service: str, vhost: str) -> dict:
             {"user": service, "vhost": vhost, "configure": ".*", "write": ".*", "read": ".*"}
         ]
     platform = {"queues": [], "exchanges": [], "bindings": []}
-    if not any(v == vhost for v, _ in _broker_users):  # the vhost's first user: its queues
+    if first:  # the vhost's first user: its queues, as the production definitions declare them
         platform = {
             key: [dict(entry, vhost=vhost) for entry in production[key]] for key in platform
         }
@@ -198,15 +201,15 @@ def _service_definitions(service: str, vhost: str) -> dict:
     return {"users": [user], **mine, **platform}
 
 
-def _import_definitions(definitions: dict) -> None:
-    if RABBITMQ_API_URL:
+def _import_definitions(definitions: dict, rabbitmqctl=None) -> None:
+    if RABBITMQ_API_URL and rabbitmqctl is None:
         _rabbitmq_api("POST", "/definitions", definitions)
         return
     with tempfile.NamedTemporaryFile("w", suffix=".json") as file:
         json.dump(definitions, file)
         file.flush()
         os.chmod(file.name, 0o644)  # rabbitmqctl's node reads it
-        _rabbitmqctl("import_definitions", file.name)
+        (rabbitmqctl or _rabbitmqctl)("import_definitions", file.name)
 
 
 def cache_prefix() -> str:
