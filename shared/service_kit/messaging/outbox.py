@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from service_kit.models import OutboxMessage
 
-from .app import DOMAIN_COMMANDS, DOMAIN_EVENTS, event_task_name, get_celery_app
+from .app import DOMAIN_COMMANDS, DOMAIN_EVENTS, command_queue, event_task_name, get_celery_app
 from .envelope import Envelope
 
 logger = logging.getLogger(__name__)
@@ -73,9 +73,13 @@ def send_to_broker(message: OutboxMessage) -> None:
         "retry": True,
     }
     # The exchange only: the target's queue and bindings are its own (and the broker's
-    # definitions'), which the sender may not declare.
+    # definitions'), which the sender may not declare. The embedded profile's broker has no
+    # definitions: there the sender declares a command's queue, so it waits for its worker.
     exchange = DOMAIN_EVENTS if message.kind == OutboxMessage.Kind.EVENT else DOMAIN_COMMANDS
-    options.update(exchange=exchange, routing_key=message.routing_key, declare=[exchange])
+    declare = [exchange]
+    if message.kind == OutboxMessage.Kind.COMMAND and settings.PLATFORM_PROFILE == "embedded":
+        declare.append(command_queue(message.routing_key))
+    options.update(exchange=exchange, routing_key=message.routing_key, declare=declare)
     app.send_task(message.name, args=[message.envelope], **options)
     from service_kit.ops.metrics import MESSAGES_PUBLISHED
 
