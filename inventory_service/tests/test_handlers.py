@@ -47,7 +47,11 @@ def test_queues_are_bound_to_the_product_events_and_the_commands_have_their_queu
     assert settings.MESSAGING["COMMANDS"] == ["reserve", "commit", "release"]
     queues = {queue.name: queue for queue in app.conf.task_queues}
     assert set(queues) == {"inventory.tasks", "inventory.events", *COMMANDS}
-    assert sorted(b.routing_key for b in queues["inventory.events"].bindings) == sorted(EVENTS)
+    assert sorted(
+        (b.exchange.name, b.routing_key) for b in queues["inventory.events"].bindings
+    ) == sorted(
+        [*(("domain_events", e) for e in EVENTS), ("domain_commands", "retry.inventory.events")]
+    )
     for name in COMMANDS:
         assert app.tasks[name].queue_name == name
     for name in EVENTS:

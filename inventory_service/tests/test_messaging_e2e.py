@@ -12,11 +12,11 @@ import pytest
 from celery import Celery
 from kombu import Connection, Queue
 
-from service_kit.messaging.app import DOMAIN_EVENTS, direct_to
+from service_kit.messaging.app import DOMAIN_COMMANDS, DOMAIN_EVENTS
 from service_kit.platform import BY_NAME
 from service_kit.testing.processes import wait_for
 
-PRODUCT, INVENTORY = BY_NAME["product"], BY_NAME["inventory"]
+PRODUCT, INVENTORY, ORDER = BY_NAME["product"], BY_NAME["inventory"], BY_NAME["order"]
 
 #: Run in product_service's shell: its own create service (the catalogue's write path).
 CREATE_PRODUCT = """
@@ -112,12 +112,16 @@ def test_a_reserve_command_on_its_queue_is_answered_on_the_exchange(platform):
             "request_id": None,
             "data": {"order_id": order_id, "lines": [{"sku": "E2E-RESERVE", "quantity": 2}]},
         }
-        producer = Celery("test-order", broker=broker)
+        # as order_service sends it: its own broker user, through the commands exchange
+        producer = Celery("test-order", broker=harness.broker_url_for(ORDER))
         producer.send_task(
             "inventory.reserve",
             args=[message],
             task_id=message["id"],
-            **direct_to("inventory.reserve"),
+            exchange=DOMAIN_COMMANDS,
+            routing_key="inventory.reserve",
+            declare=[DOMAIN_COMMANDS],
+            user_id="order",
         )
 
         received = wait_for(

@@ -101,7 +101,11 @@ def test_the_events_queue_is_bound_to_the_sagas_answers_and_the_deadline_task_is
     assert settings.MESSAGING["CONSUMES"] == CONSUMES
     queues = {queue.name: queue for queue in app.conf.task_queues}
     assert set(queues) == {"order.tasks", "order.events"}
-    assert sorted(b.routing_key for b in queues["order.events"].bindings) == sorted(CONSUMES)
+    assert sorted(
+        (b.exchange.name, b.routing_key) for b in queues["order.events"].bindings
+    ) == sorted(
+        [*(("domain_events", e) for e in CONSUMES), ("domain_commands", "retry.order.events")]
+    )
     for name in CONSUMES:
         assert app.tasks[f"events.{name}"].queue_name == "order.events"
     entry = app.conf.beat_schedule["order-deadlines"]

@@ -52,11 +52,11 @@ class DeadLetterAdmin(EnvelopeAdminMixin, admin.ModelAdmin):
         for letter in queryset:
             try:
                 replay(letter)
-            except NotReplayable:
+            except NotReplayable as exc:
                 self.message_user(
                     request,
-                    f"{letter.message_id}: its secret (a card token) is not kept, so it cannot be "
-                    "replayed; ask its sender to send it again (orders: retry the stuck step).",
+                    f"{letter.message_id} cannot be replayed: {exc}. Ask its sender to send it "
+                    "again (orders: retry the stuck step).",
                     messages.WARNING,
                 )
                 continue

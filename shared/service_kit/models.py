@@ -63,6 +63,7 @@ class DeadLetter(models.Model):
     class Reason(models.TextChoices):
         FAILED = "failed", "handler kept failing"
         INVALID = "invalid", "payload broke its schema"
+        FORBIDDEN = "forbidden_sender", "sent by a service not allowed to send it"
 
     id = models.BigAutoField(primary_key=True)
     message_id = models.CharField(max_length=64, db_index=True)

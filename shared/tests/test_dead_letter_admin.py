@@ -42,6 +42,13 @@ def test_letters_are_listed_and_searchable(admin_client, letter):
 
 
 def test_replay_action_puts_the_message_back_on_its_queue(admin_client, letter):
+    from service_kit.messaging import get_celery_app
+
+    with Connection(
+        settings.CELERY_BROKER_URL, transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    ) as conn:
+        for queue in get_celery_app().conf.task_queues:  # as the service's worker does at start
+            queue(conn.default_channel).declare()
     response = admin_client.post(
         "/admin/service_kit/deadletter/",
         {"action": "replay_selected", "_selected_action": [letter.pk]},

@@ -239,6 +239,41 @@ CLIENT_SECRET = '"--secret", "${ORDER_SERVICE_CLIENT_SECRET:?missing from compos
         ),
         pytest.param(
             DEFINITIONS,
+            '"write": "^(product\\\\.tasks|domain_events',
+            '"write": "^(product\\\\.tasks|amq\\\\.default|domain_events',
+            "product may write amq.default (any queue by its name)",
+            id="definitions-default-exchange",
+        ),
+        pytest.param(
+            DEFINITIONS,
+            '"write": "^(product\\\\.tasks|retry\\\\.product\\\\..+)$"',
+            '"write": "^(product\\\\.tasks|retry\\\\.product\\\\..+|payment\\\\.refund)$"',
+            "product may send payment.refund",
+            id="definitions-sends-others-commands",
+        ),
+        pytest.param(
+            DEFINITIONS,
+            '"write": "^(inventory\\\\.tasks|retry\\\\.inventory\\\\..+)$"',
+            '"write": "^(inventory\\\\.tasks|retry\\\\..+)$"',
+            "inventory may send retry.order.events",
+            id="definitions-retries-into-others-queues",
+        ),
+        pytest.param(
+            DEFINITIONS,
+            '"read": "^(payment\\\\.tasks|retry\\\\.payment\\\\..+|payment\\\\.charge|',
+            '"read": "^(payment\\\\.tasks|retry\\\\.payment\\\\..+|inventory\\\\.reserve|',
+            "payment may bind inventory.reserve",
+            id="definitions-binds-others-commands",
+        ),
+        pytest.param(
+            "charts/platform/files/rabbitmq/definitions.json",
+            '"name": "domain_commands"',
+            '"name": "commands"',
+            "charts/platform/files/rabbitmq/definitions.json is not the same as",
+            id="chart-definitions-differ",
+        ),
+        pytest.param(
+            DEFINITIONS,
             '"password": "${ORDER_RABBITMQ_PASSWORD}"',
             '"password": "${ORDER_AMQP_PASSWORD}"',
             "ORDER_AMQP_PASSWORD is not set",
@@ -391,13 +426,13 @@ def broker(tmp_path_factory):
 
 def allowed(url: str, action) -> bool:
     """Whether the broker lets this user do ``action(channel)`` (publishes are confirmed)."""
-    from amqp.exceptions import AccessRefused
+    from amqp.exceptions import AccessRefused, PreconditionFailed
     from kombu import Connection
 
     with Connection(url, transport_options={"confirm_publish": True}, connect_timeout=10) as conn:
         try:
             action(conn.channel())
-        except AccessRefused:
+        except (AccessRefused, PreconditionFailed):  # PRECONDITION_FAILED: a forged user_id
             return False
     return True
 
@@ -415,15 +450,38 @@ def publish_event(event: str):
     return action
 
 
-def send_command(command: str):
-    """As the outbox relay: the command's queue declared, the message on the default exchange."""
-    from kombu import Producer
-
-    from service_kit.messaging.app import direct_to
+def send_command(command: str, exchange: str = "domain_commands", **properties):
+    """As the outbox relay: on the commands exchange, the command's name as its routing key
+    (``retry.<queue>`` for a retry; ``exchange=""``: the default exchange)."""
+    from kombu import Exchange, Producer
 
     def action(channel):
-        options = direct_to(command)
-        Producer(channel).publish({"type": command}, declare=[options.pop("queue")], **options)
+        target = Exchange(exchange, "topic", durable=True) if exchange else Exchange("")
+        Producer(channel).publish(
+            {"type": command},
+            exchange=target,
+            routing_key=command,
+            declare=[target] if exchange else [],
+            **properties,
+        )
+
+    return action
+
+
+def publish_as(user: str, event: str):
+    """An event with AMQP ``user_id`` set (the kit's publishers set their own user)."""
+    from kombu import Producer
+
+    from service_kit.messaging.app import DOMAIN_EVENTS
+
+    def action(channel):
+        Producer(channel).publish(
+            {"type": event},
+            exchange=DOMAIN_EVENTS,
+            routing_key=event,
+            declare=[DOMAIN_EVENTS],
+            user_id=user,
+        )
 
     return action
 
@@ -462,13 +520,15 @@ WORKERS = [service.name for service in SERVICES if service.worker]
 @pytest.mark.parametrize("service", WORKERS)
 def test_each_worker_may_do_its_own_work(broker, service):
     assert allowed(broker[service], declare_worker_queues(service))
-    owned = [
-        e
-        for e in compose.platform_event_types()
-        if compose.AGGREGATE_OWNERS[e.split(".")[0]] == service
-    ]
-    for event in owned:
-        assert allowed(broker[service], publish_event(event)), event
+    types = compose.platform_message_types()
+    for name, owners in types.items():
+        if owners.kind == "event" and owners.owner == service:
+            assert allowed(broker[service], publish_as(service, name)), name
+        if owners.kind == "command" and service in owners.senders:
+            assert allowed(broker[service], send_command(name, user_id=service)), name
+    mine = compose.platform_messaging(REPO_ROOT, types)[service]
+    for key in mine.command_keys:  # its own retries and periodic tasks
+        assert allowed(broker[service], send_command(key, user_id=service)), key
 
 
 def flower_watches():
@@ -497,6 +557,13 @@ def test_flower_may_watch_the_workers_and_the_gateway_may_connect(broker):
         ("payment", publish_event("order.confirmed"), "publish another service's event"),
         ("auth", publish_event("product.created"), "publish another service's event"),
         ("product", send_command("payment.charge"), "send a command it does not send"),
+        ("product", send_command("payment.refund"), "send a command it does not send"),
+        ("product", send_command("payment.refund", exchange=""), "write the default exchange"),
+        ("order", send_command("order.events", exchange=""), "write the default exchange"),
+        ("product", send_command("retry.order.events"), "retry into another's queue"),
+        ("inventory", send_command("order.tasks"), "run another service's tasks"),
+        ("payment", send_command("inventory.release"), "send a command it does not send"),
+        ("product", publish_as("payment", "product.created"), "say it is another user"),
         ("user", read("order.events"), "read another service's queue"),
         ("inventory", read("payment.charge"), "read another service's command queue"),
         ("gateway", publish_event("user.registered"), "publish at all"),
@@ -512,6 +579,13 @@ def test_no_user_may_do_another_services_work(broker, user, action, what):
 def test_commands_and_events_reach_their_queues_before_any_worker_ran(broker):
     """The queues and bindings come with the definitions: an order's command and a product's
     event wait in their consumers' queues even though no worker of theirs ever connected."""
+    owners = (
+        ("inventory", "inventory.reserve"),
+        ("inventory", "inventory.events"),
+        ("payment", "payment.charge"),
+    )
+    for user, queue in owners:  # what the tests above sent, each service as itself
+        assert allowed(broker[user], lambda channel, q=queue: channel.queue_purge(q))
     assert allowed(broker["order"], send_command("inventory.reserve"))
     assert allowed(broker["product"], publish_event("product.created"))
     assert allowed(broker["order"], send_command("payment.charge"))
@@ -524,11 +598,7 @@ def test_commands_and_events_reach_their_queues_before_any_worker_ran(broker):
 
         return action
 
-    for user, queue in (
-        ("inventory", "inventory.reserve"),
-        ("inventory", "inventory.events"),
-        ("payment", "payment.charge"),
-    ):
+    for user, queue in owners:
         assert allowed(broker[user], take(queue))
     assert {q: json.loads(body)["type"] for q, body in got.items()} == {
         "inventory.reserve": "inventory.reserve",

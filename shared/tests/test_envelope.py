@@ -26,6 +26,7 @@ def test_decimals_travel_as_strings():
     registry.register(
         "test.priced",
         {"type": "object", "required": ["price"], "properties": {"price": {"type": "string"}}},
+        owner="notes",
     )
     assert Envelope.new("test.priced", {"price": Decimal("12.50")}).data == {"price": "12.50"}
 

@@ -41,7 +41,7 @@ def platform(tmp_path_factory):
     folder = tmp_path_factory.mktemp("broker")
     with RabbitMQNode(folder / "rabbitmq") as node:
         broker = node.add_vhost(f"t_{backing.RUN_ID}_outage")
-        harness = Harness(folder, profile="real", broker_url=broker)
+        harness = Harness(folder, profile="real", broker_url=broker, rabbitmqctl=node.ctl)
         try:
             yield {**start_saga(harness, {SKU: 100}, timers=TIMERS), "node": node}
         finally:

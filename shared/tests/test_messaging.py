@@ -52,7 +52,14 @@ def platform(tmp_path_factory):
             workers[service.name] = harness.start_worker(
                 service, beat=False, **kit_env(service.name, consumes)
             )
-        yield {"harness": harness, "web": web, "proxy": proxy, "broker": broker, "workers": workers}
+        yield {
+            "harness": harness,
+            "web": web,
+            "proxy": proxy,
+            "broker": broker,
+            "workers": workers,
+            "publisher": harness.broker_url_for(PUBLISHER),  # as the owner of note.created
+        }
     finally:
         harness.cleanup()
         proxy.cut()
@@ -70,7 +77,7 @@ def envelope(data: dict, **overrides) -> dict:
         "type": "note.created",
         "version": 1,
         "occurred_at": "2026-01-01T00:00:00+00:00",
-        "producer": "test",
+        "producer": "notes",
         "request_id": None,
         "data": data,
         **overrides,
@@ -78,6 +85,7 @@ def envelope(data: dict, **overrides) -> dict:
 
 
 def publish_raw(broker: str, message: dict) -> None:
+    """As the publisher's own broker user (the kit's publishers set ``user_id`` to it)."""
     producer(broker).send_task(
         "events.note.created",
         args=[message],
@@ -85,6 +93,7 @@ def publish_raw(broker: str, message: dict) -> None:
         exchange=DOMAIN_EVENTS,
         routing_key="note.created",
         declare=[DOMAIN_EVENTS],
+        user_id=urlsplit(broker).username,
     )
 
 
@@ -126,7 +135,7 @@ def test_committed_event_reaches_every_bound_queue_once_and_rolled_back_never(pl
 
 
 def test_message_delivered_twice_is_applied_once(platform):
-    harness, broker = platform["harness"], platform["broker"]
+    harness, broker = platform["harness"], platform["publisher"]
     note_id = str(uuid.uuid4())
     message = envelope({"note_id": note_id, "text": "twice"})
     publish_raw(broker, message)
@@ -229,8 +238,13 @@ def test_failing_handler_ends_in_dead_letters_and_replays(platform):
             for line in alpha_log.splitlines()
             if '"message.retry"' in line and message_id in line
         ]
-        # first through the exchange; every retry straight onto alpha's own events queue
-        assert routes == ["domain_events/note.created", "/alpha.events", "/alpha.events"]
+        # first through the exchange; every retry onto alpha's own events queue only, by its
+        # retry key on the commands exchange (which only alpha may write)
+        assert routes == [
+            "domain_events/note.created",
+            "domain_commands/retry.alpha.events",
+            "domain_commands/retry.alpha.events",
+        ]
     finally:
         execute(harness, ALPHA, "DELETE FROM notes_switch")
 
@@ -247,7 +261,7 @@ def test_failing_handler_ends_in_dead_letters_and_replays(platform):
 
 
 def test_payload_breaking_its_schema_is_refused_into_dead_letters(platform):
-    harness, broker = platform["harness"], platform["broker"]
+    harness, broker = platform["harness"], platform["publisher"]
     message = envelope({"text": 42})  # no note_id, text not a string
     publish_raw(broker, message)
     for consumer in (ALPHA, BETA):

@@ -312,6 +312,248 @@ def test_a_hundred_customers_rushing_twenty_units_never_oversell(platform):
     wait_for(lambda: stock(platform, "SAGA-RUSH") == (0, 0), what="20 units committed, none left")
 
 
+# -- who may send what: the broker's permissions, then the consumer's check of the sender --------
+
+
+def forged(message_type: str, producer: str, **data) -> dict:
+    return {
+        "id": str(uuid.uuid4()),
+        "type": message_type,
+        "version": 1,
+        "occurred_at": "2026-01-01T00:00:00+00:00",
+        "producer": producer,
+        "request_id": None,
+        "data": data,
+    }
+
+
+def send_as(url: str, task: str, message: dict, exchange, routing_key: str, **properties) -> None:
+    """Publish one task message as the URL's broker user, confirmed (a refusal raises)."""
+    from celery import Celery
+
+    app = Celery("forger", broker=url)
+    app.conf.broker_transport_options = {"confirm_publish": True}
+    try:
+        app.send_task(
+            task,
+            args=[message],
+            task_id=message["id"],
+            exchange=exchange,
+            routing_key=routing_key,
+            declare=[exchange] if exchange.name else [],
+            retry=False,
+            **properties,
+        )
+    finally:
+        app.close()
+
+
+def letters(platform, service, message_id: str) -> list[tuple]:
+    """(reason, error) of the service's dead letters for a message, and whether its inbox ever
+    recorded the message (a handler that ran would have)."""
+    harness = platform["harness"]
+    dead = query(
+        harness,
+        service,
+        "SELECT reason, error, queue FROM service_kit_deadletter WHERE message_id = ?",
+        (message_id,),
+    )
+    inbox = query(
+        harness,
+        service,
+        "SELECT count(*) FROM service_kit_processedmessage WHERE message_id = ?",
+        (message_id,),
+    )
+    return [*dead, *inbox]
+
+
+@pytest.fixture(scope="module")
+def paid(platform):
+    """A confirmed order, its payment captured: what a forger would like to refund or fake."""
+    token, order = place(platform, "SAGA-MUG", "tok_visa")
+    assert settle(platform, token, order["id"])["status"] == "CONFIRMED"
+    return token, order
+
+
+def product_forgeries(order_id: str) -> list:
+    from kombu import Exchange
+
+    from service_kit.messaging.app import DOMAIN_COMMANDS, DOMAIN_EVENTS
+
+    succeeded = {
+        "order_id": order_id,
+        "payment_id": str(uuid.uuid4()),
+        "amount": "12.50",
+        "currency": "EUR",
+    }
+    refund = {"order_id": order_id, "amount": "12.50", "reason": "forged"}
+    default = Exchange("")
+    return [
+        # (a) another service's event on the events exchange
+        pytest.param(
+            "events.payment.succeeded",
+            forged("payment.succeeded", "payment", **succeeded),
+            DOMAIN_EVENTS,
+            "payment.succeeded",
+            {},
+            id="event-it-does-not-own",
+        ),
+        # (b) a command it may not send, on the commands exchange
+        pytest.param(
+            "payment.refund",
+            forged("payment.refund", "order", **refund),
+            DOMAIN_COMMANDS,
+            "payment.refund",
+            {},
+            id="command-it-may-not-send",
+        ),
+        # (c) the default exchange, straight to a queue by its name
+        pytest.param(
+            "payment.refund",
+            forged("payment.refund", "order", **refund),
+            default,
+            "payment.refund",
+            {},
+            id="default-exchange-to-a-command-queue",
+        ),
+        pytest.param(
+            "events.payment.succeeded",
+            forged("payment.succeeded", "payment", **succeeded),
+            default,
+            "order.events",
+            {},
+            id="default-exchange-to-an-events-queue",
+        ),
+        # a retry into another service's queue (only that service writes its retry key)
+        pytest.param(
+            "events.payment.succeeded",
+            forged("payment.succeeded", "payment", **succeeded),
+            DOMAIN_COMMANDS,
+            "retry.order.events",
+            {},
+            id="retry-into-another-queue",
+        ),
+        # (d) a forged user_id: RabbitMQ checks it against the connection's user
+        pytest.param(
+            "events.payment.succeeded",
+            forged("payment.succeeded", "payment", **succeeded),
+            DOMAIN_EVENTS,
+            "payment.succeeded",
+            {"user_id": "payment"},
+            id="forged-user-id",
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("task", "message", "exchange", "routing_key", "properties"),
+    product_forgeries(str(uuid.UUID(int=1))),
+)
+def test_the_broker_refuses_what_product_service_may_not_send(
+    platform, paid, task, message, exchange, routing_key, properties
+):
+    from amqp.exceptions import AccessRefused, PreconditionFailed
+
+    token, order = paid
+    message["data"]["order_id"] = order["id"]
+    product = platform["harness"].broker_url_for(PRODUCT)  # with its production permissions
+
+    with pytest.raises((AccessRefused, PreconditionFailed)):
+        send_as(product, task, message, exchange, routing_key, **properties)
+
+    assert (
+        call("GET", f"{platform['order'].url}/api/v1/orders/{order['id']}/", token)[1]["status"]
+        == "CONFIRMED"
+    )
+    assert payments(platform, order["id"]) == [("SUCCEEDED", "12.50", "")]
+    for service in (ORDER, PAYMENT):
+        assert letters(platform, service, message["id"]) == [(0,)]
+
+
+def test_a_message_from_a_service_not_allowed_to_send_it_is_dead_lettered_unapplied(platform, paid):
+    """Past the broker (a user granted too much, as guest is here): the consumer checks the
+    sender the broker authenticated, whatever the envelope's ``producer`` says."""
+    from service_kit.messaging.app import DOMAIN_COMMANDS, DOMAIN_EVENTS
+
+    token, order = paid
+    anyone = platform["harness"].broker_url  # the vhost's administrator: every permission
+    succeeded = forged(
+        "payment.succeeded",
+        "payment",
+        order_id=order["id"],
+        payment_id=str(uuid.uuid4()),
+        amount="12.50",
+        currency="EUR",
+    )
+    refund = forged("payment.refund", "order", order_id=order["id"], reason="forged")
+    retried = forged(
+        "payment.failed",
+        "payment",
+        order_id=order["id"],
+        payment_id=str(uuid.uuid4()),
+        failure_code="card_declined",
+    )
+    sends = [
+        (ORDER, "events.payment.succeeded", succeeded, DOMAIN_EVENTS, "payment.succeeded"),
+        (PAYMENT, "payment.refund", refund, DOMAIN_COMMANDS, "payment.refund"),
+        (ORDER, "events.payment.failed", retried, DOMAIN_COMMANDS, "retry.order.events"),
+    ]
+    for _, task, message, exchange, key in sends:
+        send_as(anyone, task, message, exchange, key, user_id="guest")
+    # a service's own user, an event it owns, another's name as producer
+    impostor = forged(
+        "product.created",
+        "payment",
+        product_id=str(uuid.uuid4()),
+        sku="SAGA-FORGED",
+        name="forged",
+        price="1.00",
+        currency="EUR",
+        is_active=True,
+    )
+    product = platform["harness"].broker_url_for(PRODUCT)
+    send_as(
+        product,
+        "events.product.created",
+        impostor,
+        DOMAIN_EVENTS,
+        "product.created",
+        user_id="product",
+    )
+
+    expected = {
+        succeeded["id"]: (ORDER, "producer 'payment' is not the sender 'guest'", "order.events"),
+        refund["id"]: (PAYMENT, "producer 'order' is not the sender 'guest'", "payment.refund"),
+        retried["id"]: (
+            ORDER,
+            "payment.failed sent by 'guest', allowed only from order",
+            "order.events",
+        ),
+        impostor["id"]: (
+            INVENTORY,
+            "producer 'payment' is not the sender 'product'",
+            "inventory.events",
+        ),
+    }
+    for message_id, (service, error, queue) in expected.items():
+        assert wait_for(
+            lambda s=service, m=message_id: letters(platform, s, m)[:-1],
+            what=f"{service.name} to refuse {message_id}",
+        ) == [("forbidden_sender", error, queue)]
+        assert letters(platform, service, message_id)[-1] == (0,)  # never applied
+    assert (
+        call("GET", f"{platform['order'].url}/api/v1/orders/{order['id']}/", token)[1]["status"]
+        == "CONFIRMED"
+    )
+    assert payments(platform, order["id"]) == [("SUCCEEDED", "12.50", "")]
+    assert query(
+        platform["harness"],
+        INVENTORY,
+        "SELECT count(*) FROM stock_stockitem WHERE sku = ?",
+        ("SAGA-FORGED",),
+    ) == [(0,)]
+
+
 def test_the_reconciliation_finds_no_mismatch_across_the_modules_orders(platform):
     """After every order above settled: each final order agrees with its payment (read from
     payment_service with order's service token, scope payments:read) and its reservation

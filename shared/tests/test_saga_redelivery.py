@@ -264,7 +264,7 @@ def platform(tmp_path_factory):
         vhost = f"t_{backing.RUN_ID}_twice"
         broker = node.add_vhost(vhost)
         with Duplicator(node, vhost) as duplicator:
-            harness = Harness(folder, profile="real", broker_url=broker)
+            harness = Harness(folder, profile="real", broker_url=broker, rabbitmqctl=node.ctl)
             try:
                 platform = start_saga(harness, {"TWICE-MUG": 10}, timers=PATIENT_TIMERS)
                 yield {**platform, "duplicator": duplicator}

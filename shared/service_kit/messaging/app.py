@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from functools import lru_cache
 
 from celery import Celery, signals
-from kombu import Exchange, Queue, binding
+from kombu import Connection, Exchange, Queue, binding
 
 DOMAIN_EVENTS = Exchange("domain_events", type="topic", durable=True)
+#: Commands, retries and a service's own tasks: routing key = command name (``inventory.reserve``),
+#: ``retry.<queue>`` or ``<service>.tasks``. A topic exchange, so the broker's topic permissions
+#: decide which service may write which key; no service writes to the default exchange, which
+#: reaches every queue by its name.
+DOMAIN_COMMANDS = Exchange("domain_commands", type="topic", durable=True)
 
 _app: Celery | None = None
 
@@ -25,29 +31,64 @@ def tasks_queue_name(service: str) -> str:
     return f"{service}.tasks"
 
 
+def retry_key(queue_name: str) -> str:
+    """The routing key that reaches exactly this queue again (retries, dead-letter replays): only
+    the queue's own service may write it."""
+    return f"retry.{queue_name}"
+
+
 def command_queue(name: str) -> Queue:
-    """The queue of a command ``<service>.<verb>``: reached through the default exchange."""
-    return Queue(name, routing_key=name, durable=True)
+    """The queue of a command ``<service>.<verb>``: bound to its name and its retry key."""
+    return Queue(
+        name,
+        bindings=[
+            binding(DOMAIN_COMMANDS, routing_key=name),
+            binding(DOMAIN_COMMANDS, routing_key=retry_key(name)),
+        ],
+        durable=True,
+    )
 
 
 def direct_to(queue_name: str) -> dict:
-    """Publish options that put a message on exactly this queue (through the default exchange),
+    """Publish options that put a message on exactly this service's queue again (its retry key),
     overriding any exchange a retried message arrived through."""
-    return {"queue": command_queue(queue_name), "exchange": "", "routing_key": queue_name}
+    return {
+        "exchange": DOMAIN_COMMANDS,
+        "routing_key": retry_key(queue_name),
+        "declare": [DOMAIN_COMMANDS],
+    }
 
 
 def service_queues(service: str, consumes, commands) -> list[Queue]:
-    queues = [Queue(tasks_queue_name(service), routing_key=tasks_queue_name(service), durable=True)]
+    tasks = tasks_queue_name(service)
+    queues = [Queue(tasks, exchange=DOMAIN_COMMANDS, routing_key=tasks, durable=True)]
     if consumes:
+        events = events_queue_name(service)
         queues.append(
             Queue(
-                events_queue_name(service),
-                bindings=[binding(DOMAIN_EVENTS, routing_key=event) for event in consumes],
+                events,
+                bindings=[
+                    *(binding(DOMAIN_EVENTS, routing_key=event) for event in consumes),
+                    binding(DOMAIN_COMMANDS, routing_key=retry_key(events)),
+                ],
                 durable=True,
             )
         )
     queues += [command_queue(f"{service}.{verb}") for verb in commands]
     return queues
+
+
+def broker_user(app: Celery) -> str | None:
+    """The user this process's broker connection authenticates as (None: a broker without users,
+    the embedded profile's filesystem transport)."""
+    return _user_of(app.conf.broker_url or "")
+
+
+@lru_cache(maxsize=8)
+def _user_of(url: str) -> str | None:
+    if not url or url.startswith("filesystem"):
+        return None
+    return Connection(url).userid
 
 
 def make_celery_app(settings_module: str) -> Celery:
@@ -67,7 +108,8 @@ def make_celery_app(settings_module: str) -> Celery:
     app.conf.update(
         task_queues=service_queues(service, messaging["CONSUMES"], messaging["COMMANDS"]),
         task_default_queue=tasks_queue_name(service),
-        task_default_exchange="",
+        task_default_exchange=DOMAIN_COMMANDS.name,
+        task_default_exchange_type=DOMAIN_COMMANDS.type,
         task_default_routing_key=tasks_queue_name(service),
         task_create_missing_queues=False,
         task_serializer="json",

@@ -5,6 +5,11 @@ The handler runs inside a transaction that also records the message id in the in
 schema goes straight to dead letters; a handler that keeps raising is retried on this service's
 own queue (never back through the exchange, which would reach every subscriber again) and ends in
 dead letters after ``MESSAGING["MAX_RETRIES"]`` tries.
+
+A message is applied only from a service allowed to send its type (the registry's ``senders``),
+as the broker authenticated it (AMQP ``user_id``, which RabbitMQ checks against the connection's
+user; the kit's publishers set it); a retry or replay only from this service itself, on this
+queue's retry key. Anything else goes to dead letters as ``forbidden_sender``, unapplied.
 """
 
 from __future__ import annotations
@@ -23,8 +28,9 @@ from service_kit.ops.context import request_id_var
 from service_kit.ops.metrics import DEAD_LETTERS, DUPLICATES
 from service_kit.redaction import redacted, was_redacted
 
-from .app import direct_to, event_task_name, events_queue_name
+from .app import direct_to, event_task_name, events_queue_name, retry_key
 from .envelope import Envelope, InvalidMessage
+from .schemas import registry
 
 logger = logging.getLogger(__name__)
 
@@ -36,18 +42,40 @@ class ConsumerTask(Task):
     max_retries = None  # counted by the kit (MESSAGING["MAX_RETRIES"]), see run_handler
     handler: Handler
     queue_name: str
+    message_type: str
 
     def run_handler(self, raw: Any) -> str:
         try:
             envelope = Envelope.parse(raw)
+            if envelope.type != self.message_type:
+                raise InvalidMessage(f"a {envelope.type} on the handler of {self.message_type}")
         except InvalidMessage as exc:
             dead_letter(self, raw, DeadLetter.Reason.INVALID, str(exc))
             return "invalid"
+        if problem := self.sender_problem(envelope):
+            dead_letter(self, raw, DeadLetter.Reason.FORBIDDEN, problem)
+            return "forbidden_sender"
         token = request_id_var.set(envelope.request_id)
         try:
             return self._apply(envelope, raw)
         finally:
             request_id_var.reset(token)
+
+    def sender_problem(self, envelope: Envelope) -> str:
+        """Why the authenticated sender may not send this message ("" when it may)."""
+        if settings.PLATFORM_PROFILE == "embedded":
+            return ""  # the filesystem broker has no users: nothing authenticates a sender
+        sender = (self.request.properties or {}).get("user_id")
+        delivery = self.request.delivery_info or {}
+        if delivery.get("routing_key") == retry_key(self.queue_name):
+            allowed: tuple[str, ...] = (settings.SERVICE_NAME,)  # a retry or replay of our own
+        else:
+            allowed = registry[envelope.type].senders
+            if envelope.producer != sender:
+                return f"producer {envelope.producer!r} is not the sender {sender!r}"
+        if sender not in allowed:
+            return f"{envelope.type} sent by {sender!r}, allowed only from {', '.join(allowed)}"
+        return ""
 
     def _apply(self, envelope: Envelope, raw: Any) -> str:
         try:
@@ -109,7 +137,7 @@ def dead_letter(task: Task, raw: Any, reason: str, error: str, attempts: int = 1
     return letter
 
 
-def _register(name: str, queue_name: str, handler: Handler) -> Task:
+def _register(name: str, message_type: str, queue_name: str, handler: Handler) -> Task:
     def run(self, raw):
         return self.run_handler(raw)
 
@@ -121,6 +149,7 @@ def _register(name: str, queue_name: str, handler: Handler) -> Task:
         name=name,
         handler=staticmethod(handler),
         queue_name=queue_name,
+        message_type=message_type,
     )(run)
     return task
 
@@ -132,7 +161,10 @@ def event_handler(event_type: str) -> Callable[[Handler], Task]:
 
     def decorator(handler: Handler) -> Task:
         return _register(
-            event_task_name(event_type), events_queue_name(settings.SERVICE_NAME), handler
+            event_task_name(event_type),
+            event_type,
+            events_queue_name(settings.SERVICE_NAME),
+            handler,
         )
 
     return decorator
@@ -142,21 +174,26 @@ def command_handler(command: str) -> Callable[[Handler], Task]:
     """Carry out ``command`` (``inventory.reserve``) from its own queue of the same name."""
 
     def decorator(handler: Handler) -> Task:
-        return _register(command, command, handler)
+        return _register(command, command, command, handler)
 
     return decorator
 
 
 class NotReplayable(ValueError):
-    """The letter lost a secret its handler needs (a card token): its sender must send it again
-    (for a charge: the order admin's "retry the stuck step")."""
+    """The letter cannot be sent again as it is: it lost a secret its handler needs (a card
+    token: its sender must send it again; for a charge, the order admin's "retry the stuck
+    step"), or it was refused for its sender (a replay would come from this service, which its
+    queue trusts)."""
 
 
 def replay(letter: DeadLetter) -> None:
     """Send a dead letter's message again, to this service's queue that had it (raises
-    :class:`NotReplayable` for a letter whose secret was redacted)."""
+    :class:`NotReplayable`, see there)."""
     from django.utils import timezone
 
+    if letter.reason == DeadLetter.Reason.FORBIDDEN:
+        logger.warning("message.replay_refused", extra={"message_id": letter.message_id})
+        raise NotReplayable(f"{letter.task} {letter.message_id} came from a sender not allowed")
     if was_redacted(letter.envelope):
         raise NotReplayable(f"{letter.task} {letter.message_id} carried a secret that is not kept")
 
@@ -172,3 +209,4 @@ def replay(letter: DeadLetter) -> None:
     DeadLetter.objects.filter(pk=letter.pk).update(
         replayed_at=timezone.now(), replay_count=letter.replay_count + 1
     )
+    return True

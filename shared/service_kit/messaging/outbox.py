@@ -25,7 +25,7 @@ from django.utils import timezone
 from service_kit.models import OutboxMessage
 from service_kit.redaction import redacted
 
-from .app import DOMAIN_EVENTS, direct_to, event_task_name, get_celery_app
+from .app import DOMAIN_COMMANDS, DOMAIN_EVENTS, command_queue, event_task_name, get_celery_app
 from .envelope import Envelope
 
 logger = logging.getLogger(__name__)
@@ -45,9 +45,12 @@ def publish_event(event_type: str, data: dict, *, using: str | None = None) -> O
 
 
 def send_command(command: str, data: dict, *, using: str | None = None) -> OutboxMessage:
-    """Ask one service to do something (``inventory.reserve`` → queue ``inventory.reserve``)."""
+    """Ask one service to do something (``inventory.reserve`` → queue ``inventory.reserve``,
+    through the topic exchange ``domain_commands``)."""
     envelope = Envelope.new(command, data)
-    return _enqueue(OutboxMessage.Kind.COMMAND, command, command, "", envelope, using)
+    return _enqueue(
+        OutboxMessage.Kind.COMMAND, command, command, DOMAIN_COMMANDS.name, envelope, using
+    )
 
 
 def _enqueue(kind, name, routing_key, exchange, envelope, using) -> OutboxMessage:
@@ -72,12 +75,14 @@ def send_to_broker(message: OutboxMessage) -> None:
         "headers": {"request_id": message.envelope.get("request_id")},
         "retry": True,
     }
-    if message.kind == OutboxMessage.Kind.EVENT:
-        options.update(
-            exchange=DOMAIN_EVENTS, routing_key=message.routing_key, declare=[DOMAIN_EVENTS]
-        )
-    else:
-        options.update(direct_to(message.routing_key))
+    # The exchange only: the target's queue and bindings are its own (and the broker's
+    # definitions'), which the sender may not declare. The embedded profile's broker has no
+    # definitions: there the sender declares a command's queue, so it waits for its worker.
+    exchange = DOMAIN_EVENTS if message.kind == OutboxMessage.Kind.EVENT else DOMAIN_COMMANDS
+    declare = [exchange]
+    if message.kind == OutboxMessage.Kind.COMMAND and settings.PLATFORM_PROFILE == "embedded":
+        declare.append(command_queue(message.routing_key))
+    options.update(exchange=exchange, routing_key=message.routing_key, declare=declare)
     app.send_task(message.name, args=[message.envelope], **options)
     from service_kit.ops.metrics import MESSAGES_PUBLISHED
 

@@ -3,6 +3,12 @@
 Producers validate before they write the outbox; consumers validate before they apply, and send
 a message that breaks its schema to dead letters instead of half-applying it. A service's own
 message types are registered here in the kit, so producer and consumer read the same contract.
+
+Each type also says who may send it, the one place that decides it: an event comes only from its
+``owner`` (the service that produces it); a command is carried out by its ``owner`` (queue
+``<owner>.<verb>``) and sent only by its ``senders``. Consumers check it against the broker's
+authenticated sender (service_kit.messaging.consumer) and the broker definitions are validated
+against it (service_kit.testing.delivery.compose).
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ class MessageType:
     version: int
     schema: dict[str, Any]
     kind: str = "event"  # or "command"
+    owner: str = ""  # the producing service (event) or the one that carries it out (command)
+    senders: tuple[str, ...] = ()  # who may send it: the owner of an event, a command's callers
     validator: Draft202012Validator = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -51,11 +59,33 @@ class MessageType:
 
 class Registry(dict[str, MessageType]):
     def register(
-        self, name: str, schema: dict[str, Any], *, version: int = 1, kind: str = "event"
+        self,
+        name: str,
+        schema: dict[str, Any],
+        *,
+        owner: str,
+        senders: tuple[str, ...] = (),
+        version: int = 1,
+        kind: str = "event",
     ) -> MessageType:
-        message_type = MessageType(name=name, version=version, schema=schema, kind=kind)
+        """``owner``: the service that publishes an event, or carries out a command (whose name
+        is ``<owner>.<verb>``); ``senders``: the services that may send the command."""
+        if kind == "event":
+            senders = (owner,)
+        elif not senders or name.split(".")[0] != owner:
+            raise ValueError(f"command {name}: the owner is its prefix; name its senders")
+        message_type = MessageType(
+            name=name, version=version, schema=schema, kind=kind, owner=owner, senders=senders
+        )
         self[name] = message_type
         return message_type
+
+    def owned_by(self, service: str, kind: str) -> list[str]:
+        return sorted(n for n, t in self.items() if t.kind == kind and t.owner == service)
+
+    def sent_by(self, service: str) -> list[str]:
+        """The commands ``service`` may send."""
+        return sorted(n for n, t in self.items() if t.kind == "command" and service in t.senders)
 
 
 registry = Registry()
@@ -79,6 +109,7 @@ registry.register(
         first_name={"type": "string"},
         last_name={"type": "string"},
     ),
+    owner="auth",
 )
 registry.register(
     "user.updated",
@@ -89,9 +120,10 @@ registry.register(
         first_name={"type": "string"},
         last_name={"type": "string"},
     ),
+    owner="auth",
 )
-registry.register("user.deactivated", _obj(["user_id"], user_id=_uuid))
-registry.register("user.erased", _obj(["user_id"], user_id=_uuid))
+registry.register("user.deactivated", _obj(["user_id"], user_id=_uuid), owner="auth")
+registry.register("user.erased", _obj(["user_id"], user_id=_uuid), owner="auth")
 
 # -- catalogue and stock ---------------------------------------------------------------------
 _sku = {"type": "string", "minLength": 1, "maxLength": 64}
@@ -115,6 +147,7 @@ registry.register(
         currency=_currency,
         is_active={"type": "boolean"},
     ),
+    owner="product",
 )
 registry.register(
     "product.updated",
@@ -127,8 +160,11 @@ registry.register(
         currency=_currency,
         is_active={"type": "boolean"},
     ),
+    owner="product",
 )
-registry.register("product.deleted", _obj(["product_id", "sku"], product_id=_uuid, sku=_sku))
+registry.register(
+    "product.deleted", _obj(["product_id", "sku"], product_id=_uuid, sku=_sku), owner="product"
+)
 
 # Commands to inventory_service (queues inventory.reserve, inventory.commit, inventory.release).
 registry.register(
@@ -139,12 +175,22 @@ registry.register(
         lines=_lines,
         expires_at={"type": "string", "format": "date-time"},
     ),
+    owner="inventory",
+    senders=("order",),
     kind="command",
 )
-registry.register("inventory.commit", _obj(["order_id"], order_id=_uuid), kind="command")
+registry.register(
+    "inventory.commit",
+    _obj(["order_id"], order_id=_uuid),
+    owner="inventory",
+    senders=("order",),
+    kind="command",
+)
 registry.register(
     "inventory.release",
     _obj(["order_id"], order_id=_uuid, reason={"type": "string"}),
+    owner="inventory",
+    senders=("order",),
     kind="command",
 )
 # inventory_service's answers.
@@ -157,6 +203,7 @@ registry.register(
         lines=_lines,
         expires_at={"type": "string", "format": "date-time"},
     ),
+    owner="inventory",
 )
 registry.register(
     "inventory.rejected",
@@ -174,10 +221,12 @@ registry.register(
         },
         reason={"type": "string"},
     ),
+    owner="inventory",
 )
 registry.register(
     "inventory.committed",
     _obj(["order_id", "reservation_id"], order_id=_uuid, reservation_id=_uuid),
+    owner="inventory",
 )
 registry.register(
     "inventory.released",
@@ -187,6 +236,7 @@ registry.register(
         reservation_id=_uuid,
         reason={"type": "string"},
     ),
+    owner="inventory",
 )
 registry.register(
     "stock.low",
@@ -196,6 +246,7 @@ registry.register(
         available={"type": "integer", "minimum": 0},
         threshold={"type": "integer", "minimum": 0},
     ),
+    owner="inventory",
 )
 
 # -- orders and payments (the saga) ----------------------------------------------------------
@@ -223,6 +274,8 @@ registry.register(
         currency=_currency,
         payment_token=_token,
     ),
+    owner="payment",
+    senders=("order",),
     kind="command",
 )
 registry.register(
@@ -235,6 +288,8 @@ registry.register(
         # Names the refund request: the same when the step is sent again (refunded once).
         refund_key={"type": "string", "minLength": 1, "maxLength": 200},
     ),
+    owner="payment",
+    senders=("order",),
     kind="command",
 )
 # payment_service's answers.
@@ -247,6 +302,7 @@ registry.register(
         amount=_money,
         currency=_currency,
     ),
+    owner="payment",
 )
 registry.register(
     "payment.failed",
@@ -256,6 +312,7 @@ registry.register(
         payment_id=_uuid,
         failure_code={"type": "string"},
     ),
+    owner="payment",
 )
 registry.register(
     "payment.refunded",
@@ -268,6 +325,7 @@ registry.register(
         refunded_amount=_money,
         reason={"type": "string"},
     ),
+    owner="payment",
 )
 # order_service's facts.
 registry.register(
@@ -280,6 +338,7 @@ registry.register(
         currency=_currency,
         lines=_order_lines,
     ),
+    owner="order",
 )
 for _outcome in ("confirmed", "rejected", "cancelled", "failed", "refunded"):
     registry.register(
@@ -290,4 +349,5 @@ for _outcome in ("confirmed", "rejected", "cancelled", "failed", "refunded"):
             customer_id=_uuid,
             reason={"type": "string"},
         ),
+        owner="order",
     )

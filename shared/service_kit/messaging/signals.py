@@ -1,4 +1,5 @@
-"""Celery signal hooks: request ids across tasks, task metrics, relay flush at shutdown."""
+"""Celery signal hooks: request ids and the sender's identity on every message, task metrics,
+relay flush at shutdown."""
 
 from __future__ import annotations
 
@@ -16,6 +17,17 @@ _started: dict[str, float] = {}
 def _add_request_id(headers=None, **kwargs):
     if headers is not None and not headers.get("request_id"):
         headers["request_id"] = current_request_id()
+
+
+@signals.before_task_publish.connect
+def _add_sender(properties=None, **kwargs):
+    """Every message says which broker user sent it (AMQP's ``user_id``): RabbitMQ refuses one
+    that is not the connection's own, so consumers can trust it (consumer.sender_problem)."""
+    from .app import broker_user, get_celery_app
+
+    user = broker_user(get_celery_app())
+    if properties is not None and user:
+        properties.setdefault("user_id", user)
 
 
 @signals.task_prerun.connect

@@ -1,16 +1,19 @@
 """Real backing services for tests, each run isolated on them.
 
 A run gets its own PostgreSQL database names (``t_<run>_<name>``), its own RabbitMQ vhost
-(``t_<run>``) and its own Redis key prefix, so runs never see each other's data. A test that needs
+(``t_<run>``, where each service connects as its own broker user with the production
+permissions) and its own Redis key prefix, so runs never see each other's data. A test that needs
 a service skips when it is unreachable, unless ``REQUIRE_SERVICES`` is set (CI): then it fails.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import uuid
 from urllib.parse import urlsplit
 
@@ -102,7 +105,7 @@ def _rabbitmqctl(*args: str) -> None:
     subprocess.run([ctl, *args], check=True, capture_output=True, timeout=60)  # noqa: S603 - argv built here from a found binary and fixed arguments
 
 
-def _rabbitmq_api(method: str, path: str, body: dict | None = None) -> None:
+def _rabbitmq_api(method: str, path: str, body: dict | list | None = None) -> None:
     import requests
 
     url = urlsplit(RABBITMQ_API_URL)
@@ -145,6 +148,68 @@ def delete_vhost() -> None:
         else:
             _rabbitmqctl("delete_vhost", vhost_name())
         _vhost_created = False
+
+
+#: Users already given their permissions (by this process): (broker address, vhost, user).
+_broker_users: set[tuple[str, str, str]] = set()
+
+
+def broker_password(user: str) -> str:
+    return f"test-broker-{user}"
+
+
+def service_broker_url(service: str, url: str, rabbitmqctl=None) -> str:
+    """``url`` (this run's vhost, as the admin user) as ``service``'s own broker user. The user
+    gets the permissions the production definitions give it (compose/rabbitmq/definitions.json,
+    which also declare the platform's queues, as in production); a service they do not name (the
+    kit's test project) gets every permission in the vhost, and still its own name, which is what
+    consumers check (service_kit.messaging.consumer). Users are the services' own names, as in
+    production: the broker keeps users across vhosts, so every run gives them the same password
+    and never deletes them (deleting the vhost takes their permissions). ``rabbitmqctl``: how to
+    run it for another broker than the shared one (a node of the test's own: its ``ctl``)."""
+    parts = urlsplit(url)
+    if parts.username != (urlsplit(RABBITMQ_URL).username or "guest"):
+        return url  # a URL with a user of its own is the test's choice
+    vhost = parts.path.lstrip("/")
+    broker = f"{parts.hostname}:{parts.port or 5672}"
+    if (broker, vhost, service) not in _broker_users:
+        first = not any(b == broker and v == vhost for b, v, _ in _broker_users)
+        _import_definitions(_service_definitions(service, vhost, first), rabbitmqctl)
+        _broker_users.add((broker, vhost, service))
+    netloc = f"{service}:{broker_password(service)}@{parts.hostname}:{parts.port or 5672}"
+    return parts._replace(netloc=netloc).geturl()
+
+
+def _service_definitions(service: str, vhost: str, first: bool) -> dict:
+    from service_kit.conf import REPO_ROOT
+
+    production = json.loads((REPO_ROOT / "compose/rabbitmq/definitions.json").read_text())
+    mine = {
+        key: [dict(entry, vhost=vhost) for entry in production[key] if entry["user"] == service]
+        for key in ("permissions", "topic_permissions")
+    }
+    if not mine["permissions"]:
+        mine["permissions"] = [
+            {"user": service, "vhost": vhost, "configure": ".*", "write": ".*", "read": ".*"}
+        ]
+    platform = {"queues": [], "exchanges": [], "bindings": []}
+    if first:  # the vhost's first user: its queues, as the production definitions declare them
+        platform = {
+            key: [dict(entry, vhost=vhost) for entry in production[key]] for key in platform
+        }
+    user = {"name": service, "password": broker_password(service), "tags": []}
+    return {"users": [user], **mine, **platform}
+
+
+def _import_definitions(definitions: dict, rabbitmqctl=None) -> None:
+    if RABBITMQ_API_URL and rabbitmqctl is None:
+        _rabbitmq_api("POST", "/definitions", definitions)
+        return
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as file:
+        json.dump(definitions, file)
+        file.flush()
+        os.chmod(file.name, 0o644)  # rabbitmqctl's node reads it
+        (rabbitmqctl or _rabbitmqctl)("import_definitions", file.name)
 
 
 def cache_prefix() -> str:

@@ -471,6 +471,9 @@ class Duplicator:
 
     def start(self) -> Duplicator:
         self.node.ctl("trace_on", "-p", self.vhost)
+        # A copy keeps its sender's AMQP user_id, as a redelivery would: only an impersonator
+        # may publish a user_id that is not its own.
+        self.node.ctl("set_user_tags", "guest", "administrator", "impersonator")
         self._thread = threading.Thread(target=self._run, name="duplicator", daemon=True)
         self._thread.start()
         if not self._ready.wait(30):
@@ -518,7 +521,13 @@ class Duplicator:
                 content_encoding=properties.get("content_encoding", "utf-8"),
                 **{
                     name: properties[name]
-                    for name in ("correlation_id", "reply_to", "delivery_mode", "priority")
+                    for name in (
+                        "correlation_id",
+                        "reply_to",
+                        "delivery_mode",
+                        "priority",
+                        "user_id",
+                    )
                     if name in properties
                 },
             )

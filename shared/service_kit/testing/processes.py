@@ -144,11 +144,14 @@ class Harness:
         profile: str = "real",
         env: dict[str, str] | None = None,
         broker_url: str | None = None,
+        rabbitmqctl=None,
     ):
         self.folder = Path(folder)
         self.profile = profile
         self.extra_env = dict(env or {})
         self.broker_url = broker_url
+        # rabbitmqctl of the broker at broker_url when it is not the shared one (RabbitMQNode.ctl)
+        self.rabbitmqctl = rabbitmqctl
         self.procs: list[Proc] = []
         self._databases: dict[str, str] = {}
         self._mail: MailSink | None = None
@@ -188,8 +191,18 @@ class Harness:
                 env.pop(name, None)
         env.update(self.extra_env)
         env.update(overrides)
+        if self.profile == "real":
+            # As in production: each service on the broker as its own user (consumers check it).
+            env["CELERY_BROKER_URL"] = backing.service_broker_url(
+                service.name, env["CELERY_BROKER_URL"], self.rabbitmqctl
+            )
         Path(env["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
         return env
+
+    def broker_url_for(self, service: Service) -> str:
+        """The broker URL ``service``'s processes use (its own user, in this run's vhost)."""
+        url = self.broker_url or backing.create_vhost()
+        return backing.service_broker_url(service.name, url, self.rabbitmqctl)
 
     def database_for(self, service: Service) -> str:
         if service.name not in self._databases:

@@ -16,6 +16,7 @@ class NotesConfig(AppConfig):
                 "required": ["note_id", "text"],
                 "properties": {"note_id": note, "text": {"type": "string", "maxLength": 200}},
             },
+            owner="notes",
         )
         registry.register(
             "note.archived",
@@ -24,6 +25,7 @@ class NotesConfig(AppConfig):
                 "required": ["note_id"],
                 "properties": {"note_id": note},
             },
+            owner="notes",
         )
         registry.register(
             "notes.archive",
@@ -32,5 +34,7 @@ class NotesConfig(AppConfig):
                 "required": ["note_id"],
                 "properties": {"note_id": note},
             },
+            owner="notes",
+            senders=("notes",),
             kind="command",
         )

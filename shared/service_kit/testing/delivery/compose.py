@@ -17,8 +17,10 @@ it (and, for secrets and variables, as it is written):
 - files mounted from the repository exist (the chart's alert rules and dashboards among them);
 - the RabbitMQ definitions are valid JSON, render with the example's passwords, and give each
   service one user whose permissions match what the kit does: its own queues (from its settings'
-  ``consumes`` and ``commands``), the command queues it sends to, publishing only the event
-  types it owns (topic permissions on ``domain_events``), binding only those it consumes;
+  ``consumes`` and ``commands``), publishing only the event types it owns (topic permissions on
+  ``domain_events``), binding only those it consumes, sending only the commands the kit's
+  message registry lets it send and writing only its own retry and task keys (topic permissions
+  on ``domain_commands``), and never the default exchange; the chart ships the same definitions;
 - ``promtool check config`` passes on the Prometheus config with the rule file where compose
   mounts it, and every web and worker is a target labelled with its ``service`` and
   ``component``; Grafana's datasource and dashboards provider point where compose mounts them.
@@ -49,6 +51,8 @@ COMPOSE_DIR = Path("compose")
 COMPOSE_FILE = COMPOSE_DIR / "docker-compose.yml"
 ENV_EXAMPLE = COMPOSE_DIR / ".env.example"
 DEFINITIONS = COMPOSE_DIR / "rabbitmq/definitions.json"
+#: The definitions the chart ships for the operator's broker (the chart runs no RabbitMQ).
+CHART_DEFINITIONS = Path("charts/platform/files/rabbitmq/definitions.json")
 RENDER_DEFINITIONS = COMPOSE_DIR / "rabbitmq/render-definitions.sh"
 PROMETHEUS_CONFIG = COMPOSE_DIR / "prometheus/prometheus.yml"
 INIT_DATABASES = COMPOSE_DIR / "postgres/init-databases.sh"
@@ -59,16 +63,6 @@ PROFILES = ((), ("observability",), ("ops",), ("observability", "ops"))
 BACKING = ("postgres", "rabbitmq", "redis")
 WEB_PORT, WORKER_METRICS_PORT = 8000, 9100
 
-#: Which service publishes an event type, by its aggregate (``order.confirmed`` → order): the
-#: owner is the only one allowed to publish it. A new aggregate must be given an owner here.
-AGGREGATE_OWNERS = {
-    "user": "auth",
-    "product": "product",
-    "inventory": "inventory",
-    "stock": "inventory",
-    "order": "order",
-    "payment": "payment",
-}
 #: Broker resources every Celery worker uses besides its queues: the events exchange, the
 #: worker's heartbeat exchange and the remote-control (pidbox) exchanges.
 CELERY_EXCHANGES = ("celeryev", "celery.pidbox", "reply.celery.pidbox")
@@ -453,17 +447,30 @@ def render_definitions(root: Path, example: dict[str, str]) -> str:
     return ""
 
 
-def platform_event_types() -> list[str]:
-    """The event types the kit registers, read in a fresh interpreter: a process that has loaded
-    a test project (the kit's own tests) holds its extra types too."""
+@dataclass(frozen=True)
+class MessageOwners:
+    """Who may send one message type, as the kit's registry says (messaging.schemas)."""
+
+    kind: str  # event or command
+    owner: str  # the producing service (event) or the one that carries it out (command)
+    senders: list[str]
+
+
+def platform_message_types() -> dict[str, MessageOwners]:
+    """The message types the kit registers and who may send them, read in a fresh interpreter:
+    a process that has loaded a test project (the kit's own tests) holds its extra types too."""
     code = (
         "import json; from service_kit.messaging.schemas import registry; "
-        "print(json.dumps(sorted(n for n, t in registry.items() if t.kind == 'event')))"
+        "print(json.dumps({n: [t.kind, t.owner, list(t.senders)] for n, t in registry.items()}))"
     )
     result = subprocess.run(  # noqa: S603 - this interpreter, argv built here
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
-    return json.loads(result.stdout)
+    return {name: MessageOwners(*fields) for name, fields in json.loads(result.stdout).items()}
+
+
+def platform_event_types() -> list[str]:
+    return sorted(n for n, t in platform_message_types().items() if t.kind == "event")
 
 
 @dataclass
@@ -473,11 +480,25 @@ class Messaging:
     worker: bool
     queues: list[str]  # its own: <name>.tasks, <name>.events, <name>.<verb>
     consumes: list[str]  # event types bound to <name>.events
-    owns: list[str]  # event types it alone publishes
-    sends: set[str]  # commands it sends (their queues it declares)
+    owns: list[str]  # event types it alone publishes (the registry's owner)
+    sends: list[str]  # commands the registry lets it send
+    sent: set[str]  # commands its code sends
+
+    @property
+    def command_keys(self) -> list[str]:
+        """The routing keys it writes on domain_commands: its commands, its own retries (one
+        per queue that takes messages from others) and its periodic tasks."""
+        retries = [f"retry.{q}" for q in self.queues if not q.endswith(".tasks")]
+        return [*self.sends, *retries, *(q for q in self.queues if q.endswith(".tasks"))]
+
+    @property
+    def command_bindings(self) -> list[str]:
+        """The routing keys its queues are bound to on domain_commands."""
+        own = [q for q in self.queues if not q.endswith(".events")]  # commands and tasks
+        return [*own, *(f"retry.{q}" for q in self.queues if not q.endswith(".tasks"))]
 
 
-def platform_messaging(root: Path, events: list[str]) -> dict[str, Messaging]:
+def platform_messaging(root: Path, types: dict[str, MessageOwners]) -> dict[str, Messaging]:
     from service_kit.platform import SERVICES
 
     result = {}
@@ -489,9 +510,10 @@ def platform_messaging(root: Path, events: list[str]) -> dict[str, Messaging]:
         queues = [f"{name}.tasks"] if service.worker else []
         queues += [f"{name}.events"] if consumes else []
         queues += [f"{name}.{verb}" for verb in commands]
-        owns = [e for e in events if AGGREGATE_OWNERS.get(e.split(".")[0]) == name]
-        sends = sent_commands(root / service.folder)
-        result[name] = Messaging(service.worker, queues, consumes, owns, sends)
+        owns = sorted(n for n, t in types.items() if t.kind == "event" and t.owner == name)
+        sends = sorted(n for n, t in types.items() if t.kind == "command" and name in t.senders)
+        sent = sent_commands(root / service.folder)
+        result[name] = Messaging(service.worker, queues, consumes, owns, sends, sent)
     return result
 
 
@@ -500,25 +522,23 @@ def check_grant(name: str, grant: dict, platform: dict[str, Messaging]) -> Itera
     kit's messaging app and outbox), and none of the other services' queues."""
     mine = platform[name]
     needs = {
-        "configure": [*mine.queues, *mine.sends],
+        "configure": [*mine.queues],
         "write": [*mine.queues],
         "read": [*mine.queues],
     }
+    exchanges = ["domain_events", "domain_commands"]
     if mine.worker:
         pidbox = f"{name}@0f3c2a1b9d8e.celery.pidbox"  # <worker name>@<container hostname>
-        needs["configure"] += ["domain_events", *CELERY_EXCHANGES, pidbox]
-        needs["write"] += [
-            "amq.default",
-            "domain_events",
-            "celeryev",
-            "reply.celery.pidbox",
-            pidbox,
-        ]
-        needs["read"] += ["domain_events", "celery.pidbox", pidbox]
+        needs["configure"] += [*exchanges, *CELERY_EXCHANGES, pidbox]
+        needs["write"] += [*exchanges, "celeryev", "reply.celery.pidbox", pidbox]
+        needs["read"] += [*exchanges, "celery.pidbox", pidbox]
     else:
-        for resource in ("amq.default", "domain_events"):
+        for resource in exchanges:
             if _matches(grant.get("write", ""), resource):
                 yield f"definitions: {name} runs no worker but may write {resource}"
+    # The default exchange reaches every queue by its name, past every topic permission.
+    if _matches(grant.get("write", ""), "amq.default"):
+        yield f"definitions: {name} may write amq.default (any queue by its name)"
     for action, resources in needs.items():
         pattern = grant.get(action, "")
         for resource in resources:
@@ -526,9 +546,7 @@ def check_grant(name: str, grant: dict, platform: dict[str, Messaging]) -> Itera
                 yield f"definitions: {name} cannot {action} {resource}"
         for other, theirs in platform.items():
             for queue in theirs.queues:
-                if other == name or (action == "configure" and queue in mine.sends):
-                    continue
-                if _matches(pattern, queue):
+                if other != name and _matches(pattern, queue):
                     yield f"definitions: {name} may {action} {other}'s queue {queue}"
 
 
@@ -544,23 +562,44 @@ def check_topics(name: str, topic: dict, mine: Messaging, events: list[str]) -> 
             yield f"definitions: {name} {'may' if binds else 'cannot'} bind {event}"
 
 
+def check_command_topics(
+    name: str, topic: dict, mine: Messaging, platform: dict[str, Messaging]
+) -> Iterator[str]:
+    """Topic permissions on domain_commands: write exactly the commands the registry lets it
+    send and its own retry and task keys; bind exactly its own queues' keys."""
+    every = sorted({key for theirs in platform.values() for key in theirs.command_keys})
+    every = sorted({*every, *(k for t in platform.values() for k in t.command_bindings)})
+    for key in every:
+        writes = _matches(topic.get("write", ""), key)
+        if writes != (key in mine.command_keys):
+            yield f"definitions: {name} {'may' if writes else 'cannot'} send {key}"
+        binds = _matches(topic.get("read", ""), key)
+        if binds != (key in mine.command_bindings):
+            yield f"definitions: {name} {'may' if binds else 'cannot'} bind {key}"
+    for command in sorted(mine.sent - set(mine.sends)):
+        yield f"{name} sends {command}, which the kit's registry does not let it send"
+
+
 def check_declared(definitions: dict, platform: dict[str, Messaging]) -> Iterator[str]:
     """The queues and their bindings come with the definitions, so an event published before
     its consumer's first start waits in its queue instead of being dropped."""
     declared = {q.get("name"): q for q in definitions.get("queues", [])}
     bindings = {
-        (b.get("destination"), b.get("routing_key"))
+        (b.get("source"), b.get("destination"), b.get("routing_key"))
         for b in definitions.get("bindings", [])
-        if b.get("source") == "domain_events"
     }
     for name, mine in platform.items():
         for queue in mine.queues:
             if not (declared.get(queue) or {}).get("durable"):
                 yield f"definitions: durable queue {queue} is not declared"
-        bound = {key for destination, key in bindings if destination == f"{name}.events"}
+        bound = {k for s, d, k in bindings if s == "domain_events" and d == f"{name}.events"}
         for event in sorted(set(mine.consumes) ^ bound):
             state = "not bound" if event in mine.consumes else "bound but not consumed"
             yield f"definitions: {event} is {state} on {name}.events"
+        for key in mine.command_bindings:
+            queue = key.removeprefix("retry.")
+            if ("domain_commands", queue, key) not in bindings:
+                yield f"definitions: {key} is not bound to {queue} on domain_commands"
 
 
 def _entries(definitions: dict, key: str, user: str, vhost: str) -> list[dict]:
@@ -580,13 +619,17 @@ def check_definitions(root: Path, services: dict, example: dict[str, str]) -> li
         problems.append(f"{RENDER_DEFINITIONS} is missing")
     elif error := render_definitions(root, example):
         problems.append(error)
-    events = platform_event_types()
+    types = platform_message_types()
+    events = sorted(n for n, t in types.items() if t.kind == "event")
+    platform = platform_messaging(root, types)
     problems += [
-        f"event type {e} has no owner in AGGREGATE_OWNERS"
-        for e in events
-        if e.split(".")[0] not in AGGREGATE_OWNERS
+        f"{n} is owned by {t.owner}, not a service of the platform"
+        for n, t in types.items()
+        if t.owner not in platform
     ]
-    platform = platform_messaging(root, events)
+    chart = root / CHART_DEFINITIONS
+    if not chart.is_file() or chart.read_text() != path.read_text():
+        problems.append(f"{CHART_DEFINITIONS} is not the same as {DEFINITIONS}")
     users = [user.get("name") for user in definitions.get("users", [])]
     vhosts = {vhost.get("name") for vhost in definitions.get("vhosts", [])}
     for name, mine in platform.items():
@@ -597,11 +640,14 @@ def check_definitions(root: Path, services: dict, example: dict[str, str]) -> li
             continue
         vhost = match.group(2)
         grants = _entries(definitions, "permissions", name, vhost)
-        topics = [
-            t
-            for t in _entries(definitions, "topic_permissions", name, vhost)
-            if t.get("exchange") == "domain_events"
-        ]
+        topics = {
+            exchange: [
+                t
+                for t in _entries(definitions, "topic_permissions", name, vhost)
+                if t.get("exchange") == exchange
+            ]
+            for exchange in ("domain_events", "domain_commands")
+        }
         if users.count(name) != 1:
             problems.append(f"definitions: {users.count(name)} users named {name}, not one")
         elif vhost not in vhosts:
@@ -610,10 +656,12 @@ def check_definitions(root: Path, services: dict, example: dict[str, str]) -> li
             problems.append(f"definitions: {name} needs one permissions entry on {vhost}")
         else:
             problems += check_grant(name, grants[0], platform)
-            if mine.worker and len(topics) != 1:
-                problems.append(f"definitions: {name} needs topic permissions on domain_events")
-            elif mine.worker:
-                problems += check_topics(name, topics[0], mine, events)
+            for exchange, entries in topics.items():
+                if mine.worker and len(entries) != 1:
+                    problems.append(f"definitions: {name} needs topic permissions on {exchange}")
+            if mine.worker and all(len(entries) == 1 for entries in topics.values()):
+                problems += check_topics(name, topics["domain_events"][0], mine, events)
+                problems += check_command_topics(name, topics["domain_commands"][0], mine, platform)
     problems += check_declared(definitions, platform)
     if "flower" in services and users.count("flower") != 1:
         problems.append("definitions: Flower needs its own user, flower")
