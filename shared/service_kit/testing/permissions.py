@@ -62,13 +62,13 @@ STAFF_ROLES = (
 
 
 def mfa_roles() -> frozenset[str]:
-    """Roles that move money or grant roles (``ADMIN_SSO["MFA_ROLES"]``): they act with a second
+    """Roles that move money or grant roles (``settings.MFA_ROLES``): they act with a second
     factor (``otp`` in the token's ``amr``). Their plain subject carries it; ``<role>:pwd`` is
     the same person signed in with a password only. Another amr variant is one more entry in
     :func:`subjects`."""
-    from service_kit.admin_sso import sso_settings
+    from service_kit.auth.verify import mfa_roles as platform_mfa_roles
 
-    return frozenset(sso_settings()["MFA_ROLES"])
+    return platform_mfa_roles()
 
 
 #: The scopes service identities are given (``create_service_client --scopes``).
