@@ -18,19 +18,10 @@ from rest_framework_simplejwt.exceptions import TokenBackendError
 from rest_framework_simplejwt.tokens import AccessToken as BaseAccessToken
 from rest_framework_simplejwt.tokens import RefreshToken as BaseRefreshToken
 
+from service_kit.auth import ROLES
 from service_kit.auth.verify import TokenInvalid, keyset
 
 from .models import IssuedRefreshToken
-
-ROLES = (
-    "customer",
-    "catalogue_manager",
-    "inventory_manager",
-    "order_manager",
-    "payment_manager",
-    "support",
-    "admin",
-)
 
 
 class RotatingKeyBackend(TokenBackend):

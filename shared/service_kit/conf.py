@@ -67,11 +67,11 @@ def _secret_key(var: Path) -> str:
     # Embedded profile: a development key made on first start, kept outside the source tree.
     path = var / "secret_key"
     if not path.exists():
-        _write_private(path, secrets.token_urlsafe(50))
+        write_private(path, secrets.token_urlsafe(50))
     return path.read_text().strip()
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
     """A new file only its owner can read, from its first byte (written first and restricted
     after, it was readable by anyone for a moment), and whole or not at all: written under a
     temporary name, then linked into place, so processes starting together all read the one

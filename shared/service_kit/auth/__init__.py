@@ -1,6 +1,8 @@
 """Identity in every service: local JWT verification, token users, permissions."""
 
 from .verify import (
+    ROLES,
+    STAFF_ROLES,
     TokenInvalid,
     TokenUser,
     keyset,
@@ -12,6 +14,8 @@ from .verify import (
 )
 
 __all__ = [
+    "ROLES",
+    "STAFF_ROLES",
     "TokenInvalid",
     "TokenUser",
     "keyset",

@@ -43,6 +43,18 @@ def jwt_settings() -> dict[str, Any]:
     return settings.JWT
 
 
+#: The staff roles (auth_service's groups of these names; the tokens' ``roles`` claim);
+#: ``admin`` may do everything. Every other account is a ``customer``.
+STAFF_ROLES = (
+    "catalogue_manager",
+    "inventory_manager",
+    "order_manager",
+    "payment_manager",
+    "support",
+    "admin",
+)
+ROLES = ("customer", *STAFF_ROLES)
+
 #: Roles that move money or grant roles: without ``settings.MFA_ROLES``, these.
 DEFAULT_MFA_ROLES = ("payment_manager", "admin")
 

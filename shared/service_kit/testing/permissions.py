@@ -50,15 +50,7 @@ from typing import Any
 
 import pytest
 
-#: Staff roles (README "Identity"); ``admin`` may do everything.
-STAFF_ROLES = (
-    "catalogue_manager",
-    "inventory_manager",
-    "order_manager",
-    "payment_manager",
-    "support",
-    "admin",
-)
+from service_kit.auth import STAFF_ROLES
 
 
 def mfa_roles() -> frozenset[str]:

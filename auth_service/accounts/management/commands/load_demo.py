@@ -12,7 +12,7 @@ from django.db import transaction
 
 from accounts.models import User
 from accounts.services import user_register
-from service_kit.conf import data_dir
+from service_kit.conf import data_dir, write_private
 
 STAFF = "staff@demo.local"
 CUSTOMER = "customer@demo.local"
@@ -23,8 +23,7 @@ STAFF_ROLES = ("catalogue_manager", "inventory_manager", "order_manager", "suppo
 def demo_password() -> str:
     path = data_dir() / "demo-password"
     if not path.exists():
-        path.write_text(f"Demo-{secrets.token_urlsafe(9)}")
-        path.chmod(0o600)
+        write_private(path, f"Demo-{secrets.token_urlsafe(9)}")
     return path.read_text().strip()
 
 
