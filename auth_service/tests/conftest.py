@@ -9,6 +9,7 @@ import time
 import uuid
 
 import pytest
+from accounts.factories import StaffFactory
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
@@ -117,3 +118,24 @@ def next_second():
         time.sleep(math.floor(now) + 1 - now + 0.01)
 
     return wait
+
+
+@pytest.fixture
+def staff_client(client):
+    client.force_login(StaffFactory(email="root@example.com", is_superuser=True))
+    return client
+
+
+def change_form(user, **changes) -> dict:
+    """The admin's change form of ``user`` as it stands, with ``changes``."""
+    data = {
+        "email": user.email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "is_active": "on" if user.is_active else "",
+        "is_staff": "on" if user.is_staff else "",
+        "is_superuser": "on" if user.is_superuser else "",
+        "groups": [group.pk for group in user.groups.all()],
+    }
+    data.update(changes)
+    return {key: value for key, value in data.items() if value != ""}

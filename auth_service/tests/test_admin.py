@@ -14,30 +14,13 @@ from django.contrib.auth.models import Group, Permission
 
 from service_kit.testing.contract import assert_error
 
+from .conftest import change_form
+
 pytestmark = pytest.mark.django_db
 
 ME = "/api/v1/auth/me/"
 USERS = "/admin/accounts/user/"
 CLIENTS = "/admin/accounts/serviceclient/"
-
-
-@pytest.fixture
-def staff_client(client):
-    client.force_login(StaffFactory(email="root@example.com", is_superuser=True))
-    return client
-
-
-def change_form(user: User, **changes) -> dict:
-    data = {
-        "email": user.email,
-        "first_name": user.first_name,
-        "last_name": user.last_name,
-        "is_active": "on" if user.is_active else "",
-        "is_staff": "on" if user.is_staff else "",
-        "groups": [group.pk for group in user.groups.all()],
-    }
-    data.update(changes)
-    return {key: value for key, value in data.items() if value != ""}
 
 
 def test_every_staff_role_has_a_group():

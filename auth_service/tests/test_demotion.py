@@ -14,6 +14,8 @@ from django.core.cache import cache
 from service_kit.auth.verify import revoked_user_key
 from service_kit.testing.contract import assert_error
 
+from .conftest import change_form
+
 pytestmark = pytest.mark.django_db
 
 ME = "/api/v1/auth/me/"
@@ -22,30 +24,10 @@ GROUPS = "/admin/auth/group/"
 
 
 @pytest.fixture
-def staff_client(client):
-    client.force_login(StaffFactory(email="root@example.com", is_superuser=True))
-    return client
-
-
-@pytest.fixture
 def kim(api):
     """A catalogue manager holding a token pair."""
     user = StaffFactory(email="kim@example.com", roles=["catalogue_manager", "support"])
     return user, api.sign_in("kim@example.com", PASSWORD)
-
-
-def change_form(user: User, **changes) -> dict:
-    data = {
-        "email": user.email,
-        "first_name": user.first_name,
-        "last_name": user.last_name,
-        "is_active": "on" if user.is_active else "",
-        "is_staff": "on" if user.is_staff else "",
-        "is_superuser": "on" if user.is_superuser else "",
-        "groups": [group.pk for group in user.groups.all()],
-    }
-    data.update(changes)
-    return {key: value for key, value in data.items() if value != ""}
 
 
 def assert_sessions_ended(api, user: User, pair: dict) -> None:
