@@ -104,7 +104,7 @@ class ServiceClientAdmin(admin.ModelAdmin):
     @admin.action(description="Reset the secret of the selected clients", permissions=["change"])
     def reset_secret(self, request, queryset):
         made = [
-            (client.client_id, services.service_client_set_secret(client=client))
+            (client.client_id, services.service_client_reset_secret(client=client))
             for client in queryset
         ]
         return self._secrets_page(request, made)

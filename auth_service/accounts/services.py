@@ -394,11 +394,24 @@ def service_client_set_secret(*, client: ServiceClient, secret: str | None = Non
 
 
 def service_client_save(*, client: ServiceClient, changed: Iterable[str]) -> None:
-    """The admin's change form: switching a client off refuses its tokens everywhere at once."""
+    """The admin's change form: switching a client off, or changing its scopes, refuses its
+    tokens everywhere at once (they carry the old scopes); it asks for new ones."""
     client.save()
-    if "is_active" in set(changed) and not client.is_active:
+    changed = set(changed)
+    if ("is_active" in changed and not client.is_active) or "scopes" in changed:
         revoke_client(client.client_id)
-        logger.info("auth.service_client_deactivated", extra={"client_id": client.client_id})
+        logger.info(
+            "auth.service_client_access_changed",
+            extra={"client_id": client.client_id, "changed": sorted(changed)},
+        )
+
+
+def service_client_reset_secret(*, client: ServiceClient) -> str:
+    """A new secret for a client whose secret may be known to someone else: the tokens issued
+    with the old one are refused everywhere at once. Returns the new secret (shown once)."""
+    secret = service_client_set_secret(client=client)
+    revoke_client(client.client_id)
+    return secret
 
 
 def service_client_delete(*, client: ServiceClient) -> None:

@@ -1,3 +1,4 @@
+import re
 import time
 
 import jwt
@@ -203,6 +204,39 @@ def test_a_switched_off_clients_tokens_are_refused_at_once(api, client, how):
     assert refused.value.reason == "revoked"
     assert verify(other)["client_id"] == "user_service"
     assert_error(api.post(URL, body), 401, "invalid_client")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"action": "reset_secret"},
+        {"scopes": "payments:read", "is_active": "on", "description": ""},
+    ],
+    ids=["secret-reset", "scopes-changed"],
+)
+def test_a_clients_tokens_end_when_its_secret_or_scopes_change(api, client, change):
+    """A reset secret answers a leak; changed scopes must not live on in tokens carrying the
+    old ones. The client signs in again (with its new secret) and gets working tokens."""
+    service_client = ServiceClientFactory(client_id="order_service", scopes=["payments:charge"])
+    body = {"client_id": "order_service", "client_secret": CLIENT_SECRET}
+    old = api.post(URL, body).json()["access"]
+    client.force_login(StaffFactory(email="root@example.com", is_superuser=True))
+
+    if "action" in change:
+        form = {**change, "_selected_action": [service_client.pk]}
+        response = client.post(CLIENTS, form)
+        assert response.status_code == 200
+        secret = re.search(r"<code>([A-Za-z0-9_-]{43})</code>", response.content.decode())[1]
+    else:
+        response = client.post(f"{CLIENTS}{service_client.pk}/change/", change)
+        assert response.status_code == 302
+        secret = CLIENT_SECRET
+
+    with pytest.raises(TokenInvalid) as refused:
+        verify(old)
+    assert refused.value.reason == "revoked"
+    new = api.post(URL, {**body, "client_secret": secret}).json()["access"]
+    assert verify(new)["scopes"] == ServiceClient.objects.get(pk=service_client.pk).scopes
 
 
 def test_a_reactivated_client_gets_tokens_that_work(api, client):
