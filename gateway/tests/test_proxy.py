@@ -180,7 +180,7 @@ def test_every_route_reaches_its_service(platform):
     assert registered.status_code == 201, registered
     assert registered.json()["email"] == email
     assert registered["X-Request-ID"] == probe
-    assert wait_for(lambda: reached("auth", probe), 5, "auth's log line")
+    assert wait_for(lambda: reached("auth", probe), 5, what="auth's log line")
     signed_in = call(
         gw,
         "POST",
@@ -231,13 +231,13 @@ def test_every_route_reaches_its_service(platform):
         assert answer.status_code in (200, 404), answer
         assert answer["Content-Type"] == "application/json"
         assert answer["X-Request-ID"] == probe
-        assert wait_for(lambda n=name, p=probe: reached(n, p), 5, f"{name}'s log line")
+        assert wait_for(lambda n=name, p=probe: reached(n, p), 5, what=f"{name}'s log line")
 
     # an admin and its static files, under the gateway's prefix.
     probe = rid()
     login = call(gw, "GET", "/admin/products/login/", headers={"X-Request-ID": probe})
     assert login.status_code == 200 and login["Content-Type"].startswith("text/html")
-    assert wait_for(lambda: reached("product", probe), 5, "product's log line")
+    assert wait_for(lambda: reached("product", probe), 5, what="product's log line")
     css = call(gw, "GET", "/admin/products/static/admin/css/base.css")
     assert css.status_code == 200 and css["Content-Type"].startswith("text/css")
     assert b"body" in css.content
@@ -800,7 +800,7 @@ def test_access_log_lines_and_metrics_of_the_lean_path(platform, resilience):
                 return json.loads(text)
         return None
 
-    record = wait_for(line, 5, "the access log line")
+    record = wait_for(line, 5, what="the access log line")
     assert record["http"]["request"]["method"] == "GET"
     assert record["http"]["response"]["status_code"] == 200
     assert record["url"]["path"] == "/api/v1/inventory/LAMP-1/"

@@ -255,7 +255,10 @@ def test_the_known_metrics_are_what_a_running_service_exports(harness_factory):
     # The worker shares order's metrics folder: its task counts show on the web's /metrics once
     # beat's first outbox sweep has run.
     wait_for(
-        lambda: "celery_tasks_total" in scrape(order.url), 60, 0.5, "the worker's task metrics"
+        lambda: "celery_tasks_total" in scrape(order.url),
+        60,
+        interval=0.5,
+        what="the worker's task metrics",
     )
     scraped = scrape(gateway.url) | scrape(order.url)
     assert {

@@ -33,7 +33,7 @@ from .mail import MailSink
 TEST_SECRET_KEY = "test-only-secret-key-not-for-production-0123456789abcdef"
 
 
-def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):
+def wait_for(predicate, timeout: float = 30.0, *, interval: float = 0.1, what: str = "condition"):
     """Poll ``predicate`` until it answers something true (returned) or ``timeout`` passes."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
