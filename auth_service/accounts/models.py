@@ -104,6 +104,7 @@ class IssuedRefreshToken(models.Model):
 
     class Meta:
         ordering = ["-issued_at"]
+        indexes = [models.Index(fields=["expires_at"], name="refresh_token_expiry")]
 
     def __str__(self) -> str:
         return self.jti

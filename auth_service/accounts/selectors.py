@@ -6,7 +6,7 @@ import uuid
 
 from rest_framework.exceptions import NotFound
 
-from .models import User
+from .models import IssuedRefreshToken, User
 
 
 def user_get(*, user_id: str | None) -> User:
@@ -20,3 +20,9 @@ def user_get(*, user_id: str | None) -> User:
     if user is None:
         raise NotFound("No such account.")
     return user
+
+
+def refresh_tokens_expired(*, now):
+    """Records of refresh tokens past their expiry (the retention purge's): such a token is
+    refused by its own ``exp`` before its record is read, so the record no longer matters."""
+    return IssuedRefreshToken.objects.filter(expires_at__lt=now)

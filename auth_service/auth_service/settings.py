@@ -68,6 +68,8 @@ globals().update(
         # A third-party app's old migrations (django-otp's TOTP) trip the linter; they are not
         # ours. (django-migration-linter reads MIGRATION_LINTER_OPTIONS.)
         MIGRATION_LINTER_OPTIONS={"exclude_apps": ["otp_totp"]},
+        # The retention purge also drops expired refresh-token records (service_kit.retention).
+        RETENTION={"TABLES": {"refresh_tokens": "accounts.selectors.refresh_tokens_expired"}},
         OTP_TOTP_ISSUER=env("OTP_TOTP_ISSUER", default="Commerce platform"),
         OTP_ADMIN_HIDE_SENSITIVE_DATA=True,
         SIMPLE_JWT={

@@ -312,3 +312,27 @@ def test_the_address_guard_counts_the_client_the_gateway_saw_not_the_gateway(api
     customer = {"REMOTE_ADDR": "10.0.0.9", "HTTP_X_FORWARDED_FOR": "192.0.2.44"}
     signed_in = api.post(TOKEN, {"email": "kim@example.com", "password": PASSWORD}, **customer)
     assert signed_in.status_code == 200
+
+
+def test_the_retention_purge_drops_expired_refresh_token_records_only(api):
+    """Every sign-in and refresh leaves a record; once its token has expired the record can go
+    (the token's own ``exp`` refuses it first). The hourly purge takes them."""
+    from datetime import timedelta
+
+    from accounts.models import IssuedRefreshToken
+    from django.utils import timezone
+
+    from service_kit.retention import purge
+
+    UserFactory(email="kim@example.com")
+    for _ in range(3):
+        api.sign_in("kim@example.com", PASSWORD)
+    live = IssuedRefreshToken.objects.order_by("issued_at").last()
+    IssuedRefreshToken.objects.exclude(pk=live.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+
+    removed = purge()
+
+    assert removed["refresh_tokens"] == 2
+    assert list(IssuedRefreshToken.objects.values_list("pk", flat=True)) == [live.pk]

@@ -4,7 +4,10 @@
   "was this event sent, and when?";
 - inbox rows (:class:`ProcessedMessage`), after ``RETENTION_PROCESSED_DAYS`` (default 14): far
   longer than any redelivery (broker requeue, outbox sweep, dead-letter replay within two weeks);
-- idempotency keys, once expired (``IDEMPOTENCY_KEY_TTL``, 24 h).
+- idempotency keys, once expired (``IDEMPOTENCY_KEY_TTL``, 24 h);
+- a service's own tables, named in ``RETENTION["TABLES"]``: table name → dotted path of a
+  function ``(*, now)`` answering the queryset of rows past their use (auth_service: expired
+  refresh-token records).
 
 Dead letters are never purged here: an operator replays or deletes them. Beat runs
 :func:`purge` hourly on the service's own queue; each table is deleted in batches so a backlog
@@ -18,6 +21,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from prometheus_client import Counter
 
 from service_kit.conf import env_value
@@ -61,6 +65,8 @@ def purge(now=None) -> dict[str, int]:
         ),
         "idempotency_keys": IdempotencyKey.objects.filter(expires_at__lte=now),
     }
+    for table, path in conf.get("TABLES", {}).items():
+        targets[table] = import_string(path)(now=now)
     removed = {}
     for table, queryset in targets.items():
         removed[table] = _delete_in_batches(queryset, batch)
