@@ -38,9 +38,10 @@ SECRET_SHAPES: dict[str, re.Pattern] = {
     # header.payload.signature, both JSON parts base64url of '{"…'
     "jwt": re.compile(r"eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"),
     # auth_service's password reset token, <uidb64>.<timestamp base36>-<32 hex> (Django's
-    # PasswordResetTokenGenerator): its secret part, the HMAC after the dash (starting with the
-    # literal dash, which the regex engine finds fast)
-    "reset_token": re.compile(r"-[0-9a-f]{32}(?![0-9a-f])(?<=[0-9a-z]-[0-9a-f]{32})"),
+    # PasswordResetTokenGenerator; the timestamp, seconds since 2001, has six digits until 2070):
+    # its secret part, the HMAC after the dash (starting with the literal dash, which the regex
+    # engine finds fast). The ".<timestamp>" before it keeps ids like "probe-<uuid hex>" out.
+    "reset_token": re.compile(r"-[0-9a-f]{32}(?![0-9a-f])(?<=\.[0-9a-z]{6}-[0-9a-f]{32})"),
     # a generated service client secret: secrets.token_urlsafe(32), 43 characters of base64url
     # (upper and lower case mixed: no hex digest, UUID or snake_case name looks like it)
     "client_secret": re.compile(

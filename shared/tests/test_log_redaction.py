@@ -186,5 +186,6 @@ def test_the_shapes_find_real_secrets_and_leave_ids_alone():
         "test_the_real_profile_refuses_a_mail_backend",  # 43 characters, one case
         "stock_tokens",
         f"order-{uuid.uuid4()}",
+        f"probe-{uuid.uuid4().hex}",  # a request id: a dash and 32 hex, but no timestamp
     ]
     assert [find_secrets(text) for text in innocent] == [[]] * len(innocent)

@@ -167,12 +167,12 @@ def service_broker_url(service: str, url: str, rabbitmqctl=None) -> str:
     production: the broker keeps users across vhosts, so every run gives them the same password
     and never deletes them (deleting the vhost takes their permissions). ``rabbitmqctl``: how to
     run it for another broker than the shared one (a node of the test's own: its ``ctl``)."""
-    parts, shared = urlsplit(url), urlsplit(RABBITMQ_URL)
-    if parts.username != (shared.username or "guest"):
+    parts = urlsplit(url)
+    if parts.username != (urlsplit(RABBITMQ_URL).username or "guest"):
         return url  # a URL with a user of its own is the test's choice
-    if rabbitmqctl is None and (parts.hostname, parts.port) != (shared.hostname, shared.port):
-        return url  # not the shared broker (a test's dead port): nothing to set up there
     vhost = parts.path.lstrip("/")
+    if rabbitmqctl is None and vhost != vhost_name():
+        return url  # not this run's vhost on the shared broker (a test's dead port, say)
     broker = f"{parts.hostname}:{parts.port or 5672}"
     if (broker, vhost, service) not in _broker_users:
         first = not any(b == broker and v == vhost for b, v, _ in _broker_users)
