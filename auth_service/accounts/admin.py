@@ -26,7 +26,7 @@ class UserAdmin(DjangoUserAdmin):
         (
             "Access",
             {
-                "fields": ("is_active", "is_staff", "is_superuser", "groups"),
+                "fields": ("is_active", "is_staff", "is_superuser", "groups", "reason"),
                 "description": "A staff member's roles are the groups of that name.",
             },
         ),
@@ -44,13 +44,35 @@ class UserAdmin(DjangoUserAdmin):
     readonly_fields = ("last_login", "date_joined", "erased_at")
     actions = ["deactivate"]
 
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and obj.erased_at is not None:  # nothing to change, nothing to explain
+            return [
+                (name, {**options, "fields": [f for f in options["fields"] if f != "reason"]})
+                for name, options in fieldsets
+            ]
+        return fieldsets
+
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and obj.erased_at is not None:  # nothing left to edit
             return [field.name for field in User._meta.fields] + ["groups", "user_permissions"]
         return super().get_readonly_fields(request, obj)
 
     def save_model(self, request, obj, form, change):
+        if change:  # what the person held, for the audit trail once the groups are saved
+            obj._roles_before = services.user_access_of(User.objects.get(pk=obj.pk))
         services.user_admin_save(user=obj, changed=form.changed_data, created=not change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        before = getattr(form.instance, "_roles_before", None)
+        if before is not None:
+            services.user_access_audit(
+                user=form.instance,
+                before=before,
+                actor=request.user.email,
+                reason=form.cleaned_data.get("reason", ""),
+            )
 
     @admin.action(
         description="Deactivate the selected users (their tokens stop working)",

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib.auth.forms import AdminPasswordChangeForm, AdminUserCreationForm
 from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
 from django.core.exceptions import ValidationError
+
+from service_kit.audit import REASON_MISSING
 
 from . import services
 from .models import ServiceClient, User
 
 
 class _EmailMixin:
+    """For ModelForms of users (their cleaned_data and instance)."""
+
+    cleaned_data: dict[str, Any]
+    instance: User
+
     def clean_email(self) -> str:
         email = services.email_normalise(self.cleaned_data["email"])
         if User.objects.filter(email=email).exclude(pk=self.instance.pk).exists():
@@ -26,9 +35,30 @@ class UserCreationForm(_EmailMixin, AdminUserCreationForm):
 
 
 class UserChangeForm(_EmailMixin, DjangoUserChangeForm):
+    #: What grants or takes away access: a change to any of them asks why (the audit trail).
+    ACCESS_FIELDS = frozenset({"groups", "is_staff", "is_superuser"})
+
+    reason = forms.CharField(
+        required=False,
+        max_length=500,
+        help_text="Required when the roles, staff or superuser status change: why (kept in the "
+        "audit trail).",
+    )
+
     class Meta:
         model = User
         fields = "__all__"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.erased_at is not None:  # read-only: nothing to explain
+            self.fields.pop("reason", None)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or self.cleaned_data
+        if self.ACCESS_FIELDS & set(self.changed_data) and not cleaned.get("reason", "").strip():
+            self.add_error("reason", REASON_MISSING)
+        return cleaned
 
 
 class PasswordSetForm(AdminPasswordChangeForm):

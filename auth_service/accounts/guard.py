@@ -1,5 +1,8 @@
 """Brute-force protection for sign-in: failures counted per account and per client address in
-the shared cache; past the limit, 429 with ``Retry-After`` until the window ends."""
+the shared cache; past the limit, 429 with ``Retry-After`` until the window ends.
+
+The limits: 5 per account and 20 per address in 15 minutes, each changed by the environment's
+``LOGIN_GUARD_<NAME>`` or by ``settings.LOGIN_GUARD`` (a dict of some of the names)."""
 
 from __future__ import annotations
 
@@ -10,13 +13,26 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.exceptions import Throttled
 
+from service_kit.conf import env
+
+DEFAULTS = {"ACCOUNT_FAILURES": 5, "ADDRESS_FAILURES": 20, "WINDOW_SECONDS": 900}
+
+
+def limits() -> dict[str, int]:
+    """Read at each sign-in (settings at run time, never at import): the environment, then
+    ``settings.LOGIN_GUARD``."""
+    configured = {
+        name: env.int(f"LOGIN_GUARD_{name}", default) for name, default in DEFAULTS.items()
+    }
+    return {**configured, **getattr(settings, "LOGIN_GUARD", {})}
+
 
 def _keys(email: str, address: str) -> dict[str, int]:
     digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
-    limits = settings.LOGIN_GUARD
+    limits_now = limits()
     return {
-        f"auth:login-failures:account:{digest}": limits["ACCOUNT_FAILURES"],
-        f"auth:login-failures:address:{address}": limits["ADDRESS_FAILURES"],
+        f"auth:login-failures:account:{digest}": limits_now["ACCOUNT_FAILURES"],
+        f"auth:login-failures:address:{address}": limits_now["ADDRESS_FAILURES"],
     }
 
 
@@ -38,7 +54,7 @@ def attempt(email: str, address: str) -> None:
     holds under concurrency: checking first let 30 simultaneous guesses all pass a limit of 5.
     On Redis ``add`` and ``incr`` are atomic; the embedded profile's file cache does each as a
     read and a write, so its counters may come out low under concurrent requests."""
-    window = settings.LOGIN_GUARD["WINDOW_SECONDS"]
+    window = limits()["WINDOW_SECONDS"]
     keys = _keys(email, address)
     counts = {key: _count(key, window) for key in keys}
     if any(counts[key] > limit for key, limit in keys.items()):

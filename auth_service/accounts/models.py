@@ -1,32 +1,40 @@
 import uuid
+from typing import Any, ClassVar, cast
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
+from django.dispatch import Signal
 from django.utils import timezone
+
+#: Sent with ``user_ids`` after a bulk update changed their staff or superuser flag (a save sends
+#: post_save); accounts.signals ends their sessions, as for a save. Models never call services.
+access_updated = Signal()
 
 
 class UserQuerySet(models.QuerySet):
     def update(self, **fields):
-        """A bulk change of the staff or superuser flag sends no signal: it ends the people's
-        sessions here, as a save does (accounts.signals)."""
+        """A bulk change of the staff or superuser flag sends no post_save: it sends
+        :data:`access_updated` instead."""
         if not fields.keys() & {"is_staff", "is_superuser"}:
             return super().update(**fields)
-        from .services import user_access_changed
-
         user_ids = list(self.values_list("pk", flat=True))
         count = super().update(**fields)
-        user_access_changed(user_ids=user_ids)
+        access_updated.send(sender=self.model, user_ids=user_ids)
         return count
 
 
-class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
+_UserManagerBase = BaseUserManager.from_queryset(UserQuerySet)
+
+
+class UserManager(_UserManagerBase):
     use_in_migrations = True
 
     def create_user(self, email: str, password: str | None = None, **fields):
         if not email:
             raise ValueError("An email address is required.")
-        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        # The base from_queryset() makes does not carry the model type: this manager's is User
+        user = cast("User", self.model(email=self.normalize_email(email).lower(), **fields))
         user.set_password(password)
         user.save(using=self._db)
         return user
@@ -55,10 +63,12 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
 
     objects = UserManager()
+    #: The access fields as they were before a save (accounts.signals), None for a new user.
+    _access_before: tuple[Any, ...] | None
 
     EMAIL_FIELD = "email"
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
     class Meta:
         ordering = ["email"]
@@ -108,3 +118,23 @@ class IssuedRefreshToken(models.Model):
 
     def __str__(self) -> str:
         return self.jti
+
+
+class StaffSession(models.Model):
+    """One sign-in of a staff member across every admin (single sign-on): opened by a sign-in at
+    any admin, ended by a sign-out in any admin, a deactivation or a password change. Its state
+    is published in the shared cache for the admins to check at each request
+    (``service_kit.admin_sso.staff_sessions``); its id is the admins' secret, never shown."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="staff_sessions")
+    amr = models.JSONField(default=list, help_text="How the person proved who they are.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "ended_at"], name="staff_session_open")]
+
+    def __str__(self) -> str:
+        return f"staff session of {self.user_id}"

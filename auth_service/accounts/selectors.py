@@ -22,6 +22,15 @@ def user_get(*, user_id: str | None) -> User:
     return user
 
 
+def account_get(*, user_id: uuid.UUID) -> User:
+    """Any account by id, deactivated and erased ones included (staff and services: another
+    service making its own record of the user before an event about them arrived)."""
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        raise NotFound("No such account.")
+    return user
+
+
 def refresh_tokens_expired(*, now):
     """Records of refresh tokens past their expiry (the retention purge's): such a token is
     refused by its own ``exp`` before its record is read, so the record no longer matters."""

@@ -54,6 +54,18 @@ class MeSerializer(serializers.Serializer):
         return roles_of(user)
 
 
+class AccountSerializer(serializers.Serializer):
+    """An account as another service reads it: what ``user.registered`` carries, and its state
+    (an erased account's personal fields are already scrubbed)."""
+
+    id = serializers.UUIDField()
+    email = serializers.EmailField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    is_active = serializers.BooleanField()
+    erased_at = serializers.DateTimeField(allow_null=True)
+
+
 class PasswordChangeSerializer(serializers.Serializer):
     old_password = _password()
     new_password = _password()

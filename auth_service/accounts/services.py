@@ -31,10 +31,12 @@ from mfa.services import otp_verify
 from rest_framework.exceptions import AuthenticationFailed, ValidationError
 from rest_framework_simplejwt.exceptions import TokenError
 
-from service_kit.auth.verify import revoke_client, revoke_jti, revoke_user
+from service_kit.audit import audit_record
+from service_kit.auth import revoke_client, revoke_jti, revoke_user
+from service_kit.console import admin_href
 from service_kit.messaging import publish_event
 
-from . import guard
+from . import guard, staff_sessions
 from .models import IssuedRefreshToken, ServiceClient, User
 from .tokens import RefreshToken, backend, token_pair
 
@@ -65,7 +67,8 @@ def token_obtain(
 
 def _refresh_token(raw: str) -> RefreshToken:
     try:
-        return RefreshToken(raw)  # signature, expiry and type; whether it is spent: below
+        # SimpleJWT annotates the encoded token as its Token class; it takes the str
+        return RefreshToken(raw)  # type: ignore[arg-type]  # checked: signature, expiry, type
     except TokenError as exc:
         raise AuthenticationFailed(str(exc), code="token_not_valid") from exc
 
@@ -144,6 +147,7 @@ def user_sessions_end(*, user: User) -> None:
     tokens are refused by every service (the shared revocation list) until they expire."""
     revoke_all_refresh_tokens(user)
     revoke_user(str(user.pk))
+    staff_sessions.staff_sessions_end(user=user)
 
 
 # -- accounts: registration, changes, deactivation, erasure ----------------------------------
@@ -211,6 +215,29 @@ def user_admin_save(*, user: User, changed: Iterable[str], created: bool) -> Non
         user_deactivate(user=user)
 
 
+def user_access_of(user: User) -> set[str]:
+    """What a person holds: their roles (groups), and ``staff`` and ``superuser`` if flagged."""
+    held = set(user.groups.values_list("name", flat=True))
+    held |= {flag for flag in ("staff", "superuser") if getattr(user, f"is_{flag}")}
+    return held
+
+
+def user_access_audit(*, user: User, before: set[str], actor: str, reason: str) -> None:
+    """Record in the audit trail each role granted or taken away since ``before``."""
+    after = user_access_of(user)
+    target_url = admin_href("auth", "accounts", "user", user.pk)
+    for action, roles in (("role_grant", after - before), ("role_revoke", before - after)):
+        for role in sorted(roles):
+            audit_record(
+                actor=actor,
+                action=action,
+                target=f"{user.email}: {role}",
+                target_url=target_url,
+                reason=reason,
+                details={"user_id": user.pk, "role": role},
+            )
+
+
 @transaction.atomic
 def user_deactivate(*, user: User) -> None:
     """Staff switch an account off: it cannot sign in, and its tokens are refused everywhere."""
@@ -229,9 +256,10 @@ def account_erase(*, user: User, password: str, address: str) -> None:
 
 
 def user_access_changed(*, user_ids: Iterable) -> None:
-    """The staff flag, superuser flag or groups (roles) of these people changed, by whatever
-    path (accounts.signals): their access tokens and admin sessions end everywhere, so every
-    API and admin sees the new roles at their next request. Refresh tokens live on: a refresh
+    """The staff flag, superuser flag, active flag or groups (roles) of these people changed, by
+    whatever path (accounts.signals): their access tokens end everywhere and their staff
+    sessions' state is published again, so every API and admin sees the new roles at their
+    next request. Refresh tokens live on: a refresh
     reads the roles afresh. Revoked now, and again once the change is committed: a token issued
     in between still read the old roles."""
     user_ids = [str(pk) for pk in user_ids]
@@ -239,6 +267,7 @@ def user_access_changed(*, user_ids: Iterable) -> None:
     def revoke() -> None:
         for user_id in user_ids:
             revoke_user(user_id)
+        staff_sessions.staff_sessions_republish(user_ids=user_ids)
 
     revoke()
     transaction.on_commit(revoke)
@@ -427,14 +456,15 @@ def service_token_issue(*, client_id: str, client_secret: str) -> dict:
     client = ServiceClient.objects.filter(client_id=client_id, is_active=True).first()
 
     def rehash(raw: str) -> None:  # the hasher's settings changed: store the new form
-        ServiceClient.objects.filter(pk=client.pk).update(secret_hash=make_password(raw))
+        if client is not None:
+            ServiceClient.objects.filter(pk=client.pk).update(secret_hash=make_password(raw))
 
     # With no client, an unusable hash ("!"): check_password still hashes once, so the answer
     # takes as long.
     valid = check_password(
         client_secret, client.secret_hash if client else "!", setter=rehash if client else None
     )
-    if not valid:
+    if client is None or not valid:  # no client: never valid (its hash is unusable)
         logger.info("auth.service_token_refused", extra={"client_id": client_id[:64]})
         raise AuthenticationFailed("Unknown client or wrong secret.", code=INVALID_CLIENT)
     lifetime = int(settings.JWT["SERVICE_TOKEN_LIFETIME"])

@@ -9,9 +9,9 @@ from django.db.models.signals import m2m_changed, post_save, pre_delete, pre_sav
 from django.dispatch import receiver
 
 from . import services
-from .models import User
+from .models import User, access_updated
 
-ACCESS_FIELDS = ("is_staff", "is_superuser")
+ACCESS_FIELDS = ("is_staff", "is_superuser", "is_active")
 
 
 @receiver(pre_save, sender=User, dispatch_uid="accounts.access_before")
@@ -33,6 +33,13 @@ def on_user_saved(sender, instance: User, created: bool, raw: bool, **kwargs) ->
         return
     if before != tuple(getattr(instance, field) for field in ACCESS_FIELDS):
         services.user_access_changed(user_ids=[instance.pk])
+
+
+@receiver(access_updated, dispatch_uid="accounts.access_updated")
+def on_access_updated(sender, user_ids, **kwargs) -> None:
+    """``User.objects.filter(...).update(is_staff=...)``: no save, no post_save (the sender is
+    a data migration's historical User too)."""
+    services.user_access_changed(user_ids=user_ids)
 
 
 @receiver(m2m_changed, sender=User.groups.through, dispatch_uid="accounts.groups_changed")

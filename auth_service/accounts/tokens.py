@@ -3,12 +3,17 @@
 Services verify access tokens with the kit (JWKS); auth_service verifies refresh tokens with the
 same key set here. Claims: ``iss``, ``aud``, ``jti``, ``exp``, ``iat``, ``user_id``, ``email``,
 ``is_staff``, ``roles``, ``token_type``.
+
+SimpleJWT's own settings (``SIMPLE_JWT``) stay at their defaults: the classes here set the
+signing backend and the lifetimes, and ``services.token_refresh`` rotates refresh tokens and
+detects their reuse itself (SimpleJWT's views, blacklist and authentication are not used).
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import jwt
 from django.conf import settings
@@ -18,8 +23,8 @@ from rest_framework_simplejwt.exceptions import TokenBackendError
 from rest_framework_simplejwt.tokens import AccessToken as BaseAccessToken
 from rest_framework_simplejwt.tokens import RefreshToken as BaseRefreshToken
 
-from service_kit.auth import ROLES
-from service_kit.auth.verify import TokenInvalid, keyset
+from service_kit.auth import TokenInvalid, keyset
+from service_kit.roles import CUSTOMER, ROLES
 
 from .models import IssuedRefreshToken
 
@@ -34,7 +39,8 @@ class RotatingKeyBackend(TokenBackend):
         claims = {**payload, "iss": options["ISSUER"], "aud": options["AUDIENCE"]}
         return jwt.encode(claims, key.private_key, algorithm="RS256", headers={"kid": key.kid})
 
-    def decode(self, token: str, verify: bool = True) -> dict:
+    # SimpleJWT annotates the encoded token it passes as its Token class; it is the str.
+    def decode(self, token: str, verify: bool = True) -> dict:  # type: ignore[override]
         options = settings.JWT
         try:
             header = jwt.get_unverified_header(token)
@@ -61,7 +67,7 @@ def roles_of(user) -> list[str]:
     if user.is_superuser:
         roles.add("admin")
     if not user.is_staff:
-        roles = {"customer"}
+        roles = {CUSTOMER}
     return sorted(roles)
 
 
@@ -69,7 +75,10 @@ class SubSecondIat:
     """``iat`` with sub-second precision (a JWT NumericDate may be fractional): a revocation at
     12:00:00.4 must refuse tokens issued at 12:00:00.1 yet accept one issued at 12:00:00.7."""
 
-    def set_iat(self, claim: str = "iat", at_time=None) -> None:
+    payload: dict[str, Any]  # the Token's, which this is mixed into
+    current_time: datetime
+
+    def set_iat(self, claim: str = "iat", at_time: datetime | None = None) -> None:
         self.payload[claim] = round((at_time or self.current_time).timestamp(), 6)
 
 
@@ -87,14 +96,15 @@ class RefreshToken(SubSecondIat, BaseRefreshToken):
     def access_token(self) -> AccessToken:
         """SimpleJWT dates the access token's ``exp`` from this token's clock but its ``iat`` from
         its own, a few milliseconds later; one issue time for both keeps the lifetime exact."""
-        access = super().access_token
+        # access_token_class: ours (the stubs say SimpleJWT's)
+        access = cast(AccessToken, super().access_token)
         access.set_iat(at_time=self.current_time)
         return access
 
     @classmethod
     def for_user(cls, user, *, amr: list[str] | None = None) -> RefreshToken:
         """``amr``: how the person signed in (RFC 8176): ``["pwd"]`` or ``["pwd", "otp"]``."""
-        token = super().for_user(user)
+        token = cast(RefreshToken, super().for_user(user))  # built as cls(): ours
         token["email"] = user.email
         token["is_staff"] = user.is_staff
         token["roles"] = roles_of(user)

@@ -15,5 +15,6 @@ urlpatterns = [
         views.PasswordResetConfirmApi.as_view(),
         name="password-reset-confirm",
     ),
+    path("auth/users/<uuid:user_id>/", views.AccountDetailApi.as_view(), name="account-detail"),
     path("auth/service-token/", views.ServiceTokenApi.as_view(), name="service-token"),
 ]

@@ -1,6 +1,7 @@
 import json
 
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from .models import SigningKey
@@ -11,6 +12,8 @@ def jwks() -> dict:
     keys = []
     for key in SigningKey.objects.exclude(state=SigningKey.State.RETIRED):
         public = serialization.load_pem_public_key(key.public_pem.encode())
+        if not isinstance(public, rsa.RSAPublicKey):  # the key service makes RSA keys only
+            raise TypeError(f"signing key {key.kid} is not an RSA key")
         jwk = json.loads(RSAAlgorithm.to_jwk(public))
         keys.append({**jwk, "kid": key.kid, "use": "sig", "alg": "RS256"})
     return {"keys": keys}

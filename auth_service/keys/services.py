@@ -22,7 +22,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
-from service_kit.auth.verify import keyset_changed
+from service_kit.auth import keyset_changed
 
 from .models import SigningKey
 

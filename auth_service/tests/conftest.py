@@ -9,17 +9,19 @@ import time
 import uuid
 
 import pytest
-from accounts.factories import StaffFactory
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 from django.core.cache import cache
 from keys import services as key_services
 
-from service_kit.auth.verify import KEYSET_VERSION_KEY, keyset
+from platform_tools.testing import backing
+from platform_tools.testing.processes import wait_for
+from service_kit.auth import KEYSET_VERSION_KEY, keyset
 from service_kit.conf import data_dir
 from service_kit.models import OutboxMessage
-from service_kit.testing import backing
+
+from .factories import StaffFactory
 
 
 def pytest_configure(config):
@@ -114,8 +116,8 @@ def next_second():
     is not after it, so a token issued in the same second as the revocation is refused too."""
 
     def wait() -> None:
-        now = time.time()
-        time.sleep(math.floor(now) + 1 - now + 0.01)
+        second = math.floor(time.time()) + 1
+        wait_for(lambda: time.time() >= second, 2, interval=0.005, what="the next second")
 
     return wait
 
@@ -136,6 +138,7 @@ def change_form(user, **changes) -> dict:
         "is_staff": "on" if user.is_staff else "",
         "is_superuser": "on" if user.is_superuser else "",
         "groups": [group.pk for group in user.groups.all()],
+        "reason": "test: access reviewed",  # asked when roles or staff flags change
     }
     data.update(changes)
     return {key: value for key, value in data.items() if value != ""}

@@ -1,20 +1,20 @@
 import re
 
 import pytest
-from accounts.factories import (
+from accounts.models import ServiceClient, User
+from django.contrib.auth.hashers import check_password
+from django.contrib.auth.models import Group, Permission
+
+from platform_tools.testing.contract import assert_error
+
+from .conftest import change_form
+from .factories import (
     CLIENT_SECRET,
     PASSWORD,
     ServiceClientFactory,
     StaffFactory,
     UserFactory,
 )
-from accounts.models import ServiceClient, User
-from django.contrib.auth.hashers import check_password
-from django.contrib.auth.models import Group, Permission
-
-from service_kit.testing.contract import assert_error
-
-from .conftest import change_form
 
 pytestmark = pytest.mark.django_db
 

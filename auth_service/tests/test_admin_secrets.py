@@ -1,8 +1,9 @@
-from accounts.factories import StaffFactory
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from keys.services import key_rotate
 
-from service_kit.testing.secrets import admin_pages_test
+from platform_tools.testing.secrets import admin_pages_test
+
+from .factories import StaffFactory
 
 
 def authenticator_enrolled() -> TOTPDevice:
@@ -10,6 +11,6 @@ def authenticator_enrolled() -> TOTPDevice:
 
 
 test_no_admin_page_shows_a_secret = admin_pages_test(
-    factories=["accounts.factories"],
+    factories=["tests.factories"],
     make={"keys.signingkey": key_rotate, "otp_totp.totpdevice": authenticator_enrolled},
 )

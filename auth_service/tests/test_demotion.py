@@ -5,16 +5,16 @@ Every admin and API then sees the new roles at the person's next request (they s
 
 import jwt
 import pytest
-from accounts.factories import PASSWORD, StaffFactory, UserFactory
 from accounts.models import User
 from accounts.tokens import roles_of
 from django.contrib.auth.models import Group
 from django.core.cache import cache
 
-from service_kit.auth.verify import revoked_user_key
-from service_kit.testing.contract import assert_error
+from platform_tools.testing.contract import assert_error
+from service_kit.auth import revoked_user_key
 
 from .conftest import change_form
+from .factories import PASSWORD, StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -1,12 +1,13 @@
 import pytest
-from accounts.factories import PASSWORD, StaffFactory, UserFactory
 from accounts.models import User
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from service_kit.testing.contract import assert_error, token_matrix_test
-from service_kit.testing.tokens import TokenMint
+from platform_tools.testing.contract import assert_error, token_matrix_test
+from platform_tools.testing.tokens import TokenMint
+
+from .factories import PASSWORD, StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -151,7 +152,7 @@ def test_erasure_asks_for_the_password_again(api, outbox, body, details):
 
 
 def test_wrong_erasure_passwords_count_like_failed_sign_ins(api, settings):
-    settings.LOGIN_GUARD = {**settings.LOGIN_GUARD, "ACCOUNT_FAILURES": 3}
+    settings.LOGIN_GUARD = {"ACCOUNT_FAILURES": 3}
     UserFactory(email="kim@example.com")
     access = api.sign_in("kim@example.com", PASSWORD)["access"]
     for _ in range(3):

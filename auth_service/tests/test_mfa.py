@@ -6,15 +6,16 @@ import re
 import time
 
 import pytest
-from accounts.factories import PASSWORD, StaffFactory, UserFactory
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django_otp.oath import hotp
 from mfa.services import totp_device_create
 
+from platform_tools.testing.contract import assert_error
 from service_kit.admin_sso import SESSION_KEY
-from service_kit.auth import verify
-from service_kit.testing.contract import assert_error
+from service_kit.auth import verify_token
+
+from .factories import PASSWORD, StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -38,24 +39,24 @@ def manager():
 
 def test_a_password_alone_signs_in_with_amr_pwd(api, manager):
     pair = sign_in(api, "pay@example.com").json()
-    assert verify(pair["access"])["amr"] == ["pwd"]
-    assert verify(pair["refresh"], token_type="refresh")["amr"] == ["pwd"]
+    assert verify_token(pair["access"])["amr"] == ["pwd"]
+    assert verify_token(pair["refresh"], token_type="refresh")["amr"] == ["pwd"]
 
 
 @pytest.mark.parametrize("otp", ["", "   "])
 def test_a_blank_code_is_no_code(api, manager, otp):
     response = sign_in(api, "pay@example.com", otp=otp)
     assert response.status_code == 200
-    assert verify(response.json()["access"])["amr"] == ["pwd"]
+    assert verify_token(response.json()["access"])["amr"] == ["pwd"]
 
 
 def test_a_valid_code_adds_otp_to_amr(api, manager):
     _, device = manager
     pair = sign_in(api, "pay@example.com", otp=code(device)).json()
-    access = verify(pair["access"])
+    access = verify_token(pair["access"])
     assert access["amr"] == ["pwd", "otp"]
     assert access["roles"] == ["payment_manager"]
-    assert verify(pair["refresh"], token_type="refresh")["amr"] == ["pwd", "otp"]
+    assert verify_token(pair["refresh"], token_type="refresh")["amr"] == ["pwd", "otp"]
 
 
 @pytest.mark.parametrize("otp", ["000000", "12345", "not-a-code", "1234567890123456"])
@@ -96,7 +97,7 @@ def test_a_wrong_password_with_a_valid_code_is_refused(api, manager):
 
 
 def test_wrong_codes_count_as_failed_sign_ins(api, manager, settings):
-    settings.LOGIN_GUARD = {**settings.LOGIN_GUARD, "ACCOUNT_FAILURES": 3}
+    settings.LOGIN_GUARD = {"ACCOUNT_FAILURES": 3}
     _, device = manager
     for _ in range(3):
         assert_error(sign_in(api, "pay@example.com", otp="000000"), 401, "invalid_credentials")
@@ -114,8 +115,8 @@ def test_a_refresh_keeps_how_the_person_signed_in(api, manager, with_code):
     second = api.post(REFRESH, {"refresh": first.json()["refresh"]}).json()
     third = api.post(REFRESH, {"refresh": second["refresh"]}).json()
 
-    assert verify(third["access"])["amr"] == expected
-    assert verify(third["refresh"], token_type="refresh")["amr"] == expected
+    assert verify_token(third["access"])["amr"] == expected
+    assert verify_token(third["refresh"], token_type="refresh")["amr"] == expected
 
 
 def test_totp_device_prints_the_uri_and_resets_on_request(capsys):

@@ -4,7 +4,6 @@ from datetime import timedelta
 from importlib import import_module
 
 import pytest
-from accounts.factories import PASSWORD, UserFactory
 from accounts.models import IssuedRefreshToken
 from accounts.tokens import RefreshToken
 from django.apps import apps
@@ -13,8 +12,10 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.utils import timezone
 
-from service_kit.testing.backing import skip_unless
-from service_kit.testing.contract import assert_error
+from platform_tools.testing.backing import skip_unless
+from platform_tools.testing.contract import assert_error
+
+from .factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 

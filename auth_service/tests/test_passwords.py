@@ -1,12 +1,13 @@
 import re
 
 import pytest
-from accounts.factories import PASSWORD, UserFactory
 from accounts.models import User
 from accounts.services import RESET_TOKEN_INVALID, WRONG_PASSWORD, password_reset_token
 from accounts.views import PasswordResetApi
 
-from service_kit.testing.contract import assert_error
+from platform_tools.testing.contract import assert_error
+
+from .factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 

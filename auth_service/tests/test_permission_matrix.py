@@ -4,8 +4,8 @@ from pathlib import Path
 
 from accounts.models import User
 
+from platform_tools.testing.permissions import permission_matrix_tests
 from service_kit.admin_sso import role_groups_sync
-from service_kit.testing.permissions import permission_matrix_tests
 
 
 def staff_member(identity) -> None:

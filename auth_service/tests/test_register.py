@@ -1,9 +1,10 @@
 import pytest
-from accounts.factories import PASSWORD, UserFactory
 from accounts.models import User
 from accounts.services import EMAIL_TAKEN
 
-from service_kit.testing.contract import assert_error
+from platform_tools.testing.contract import assert_error
+
+from .factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -3,13 +3,14 @@ import time
 
 import jwt
 import pytest
-from accounts.factories import CLIENT_SECRET, ServiceClientFactory, StaffFactory
 from accounts.models import ServiceClient
 from django.contrib.auth.hashers import check_password
 from django.core.management import CommandError, call_command
 
-from service_kit.auth.verify import TokenInvalid, token_user, verify
-from service_kit.testing.contract import assert_error
+from platform_tools.testing.contract import assert_error
+from service_kit.auth import TokenInvalid, token_user, verify_token
+
+from .factories import CLIENT_SECRET, ServiceClientFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +28,7 @@ def test_a_client_gets_a_short_lived_token_with_its_scopes(api, signing_key):
     assert set(body) == {"access", "expires_in"}
     assert body["expires_in"] == 300
     assert jwt.get_unverified_header(body["access"])["kid"] == signing_key
-    claims = verify(body["access"])  # what every service does with it
+    claims = verify_token(body["access"])  # what every service does with it
     assert set(claims) == {"iss", "aud", "jti", "iat", "exp", "token_type", "client_id", "scopes"}
     assert {key: claims[key] for key in ("iss", "aud", "token_type", "client_id", "scopes")} == {
         "iss": "platform-auth",
@@ -151,14 +152,26 @@ def test_the_command_sets_a_given_secret_and_is_repeatable(api, capsys):
     )
 
 
+def test_the_command_reads_the_secret_from_a_file(api, capsys, tmp_path):
+    path = tmp_path / "secret"
+    path.write_text("from-a-file-0123456789\n")
+    for _ in range(2):  # make up runs it at every start
+        call_command("create_service_client", "gateway", "--secret-file", str(path))
+
+    assert "from-a-file" not in capsys.readouterr().out
+    answer = api.post(URL, {"client_id": "gateway", "client_secret": "from-a-file-0123456789"})
+    assert answer.status_code == 200
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["order_service"], "already exists"),
+        (["order_service", "--secret-file", "/nonexistent/secret"], "Cannot read the secret file"),
         (["new_service", "--scopes", "Bad Scope"], "Not a valid scope: Bad Scope"),
         (["not a slug", "--secret", "s"], "valid “slug”"),
     ],
-    ids=["exists-without-secret", "bad-scope", "bad-client-id"],
+    ids=["exists-without-secret", "unreadable-secret-file", "bad-scope", "bad-client-id"],
 )
 def test_the_command_refuses(args, message):
     ServiceClientFactory(client_id="order_service")
@@ -194,15 +207,15 @@ def test_a_switched_off_clients_tokens_are_refused_at_once(api, client, how):
     body = {"client_id": "order_service", "client_secret": CLIENT_SECRET}
     access = api.post(URL, body).json()["access"]
     other = api.post(URL, {**body, "client_id": "user_service"}).json()["access"]
-    assert verify(access)["client_id"] == "order_service"
+    assert verify_token(access)["client_id"] == "order_service"
     client.force_login(StaffFactory(email="root@example.com", is_superuser=True))
 
     _switch_off(client, service_client, how)
 
     with pytest.raises(TokenInvalid) as refused:
-        verify(access)
+        verify_token(access)
     assert refused.value.reason == "revoked"
-    assert verify(other)["client_id"] == "user_service"
+    assert verify_token(other)["client_id"] == "user_service"
     assert_error(api.post(URL, body), 401, "invalid_client")
 
 
@@ -233,10 +246,10 @@ def test_a_clients_tokens_end_when_its_secret_or_scopes_change(api, client, chan
         secret = CLIENT_SECRET
 
     with pytest.raises(TokenInvalid) as refused:
-        verify(old)
+        verify_token(old)
     assert refused.value.reason == "revoked"
     new = api.post(URL, {**body, "client_secret": secret}).json()["access"]
-    assert verify(new)["scopes"] == ServiceClient.objects.get(pk=service_client.pk).scopes
+    assert verify_token(new)["scopes"] == ServiceClient.objects.get(pk=service_client.pk).scopes
 
 
 def test_a_reactivated_client_gets_tokens_that_work(api, client):
@@ -249,6 +262,6 @@ def test_a_reactivated_client_gets_tokens_that_work(api, client):
 
     new = api.post(URL, body).json()["access"]
 
-    assert verify(new)["client_id"] == "order_service"
+    assert verify_token(new)["client_id"] == "order_service"
     with pytest.raises(TokenInvalid):
-        verify(old)
+        verify_token(old)

@@ -5,7 +5,6 @@ import re
 
 import jwt
 import pytest
-from accounts.factories import PASSWORD, StaffFactory, UserFactory
 from accounts.models import User
 from django.apps import apps
 from django.conf import settings
@@ -15,9 +14,11 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from service_kit.testing.api import at_once
-from service_kit.testing.backing import skip_unless
-from service_kit.testing.contract import assert_error
+from platform_tools.testing.api import at_once
+from platform_tools.testing.backing import skip_unless
+from platform_tools.testing.contract import assert_error
+
+from .factories import PASSWORD, StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -262,7 +263,7 @@ def test_concurrent_wrong_passwords_try_at_most_the_limit():
 
 def test_refused_attempts_are_not_counted_against_the_address(api, settings):
     """A locked account's refusals try no password: the address's count is of guesses."""
-    settings.LOGIN_GUARD = {**settings.LOGIN_GUARD, "ACCOUNT_FAILURES": 2, "ADDRESS_FAILURES": 4}
+    settings.LOGIN_GUARD = {"ACCOUNT_FAILURES": 2, "ADDRESS_FAILURES": 4}
     UserFactory(email="kim@example.com")
     UserFactory(email="lee@example.com")
     for _ in range(2):
@@ -275,7 +276,7 @@ def test_refused_attempts_are_not_counted_against_the_address(api, settings):
 
 
 def test_successful_sign_ins_are_not_counted_against_the_address(api, settings):
-    settings.LOGIN_GUARD = {**settings.LOGIN_GUARD, "ADDRESS_FAILURES": 3}
+    settings.LOGIN_GUARD = {"ADDRESS_FAILURES": 3}
     UserFactory(email="kim@example.com")
     for _ in range(5):
         api.sign_in("kim@example.com", PASSWORD)
@@ -295,7 +296,7 @@ def test_refresh_reads_the_account_afresh(api):
 def test_the_address_guard_counts_the_client_the_gateway_saw_not_the_gateway(api, settings):
     """Every request reaches auth_service from the gateway: the address guard must count the
     address the gateway appended to ``X-Forwarded-For``, or one attacker locks everyone out."""
-    settings.LOGIN_GUARD = {**settings.LOGIN_GUARD, "ADDRESS_FAILURES": 3}
+    settings.LOGIN_GUARD = {"ADDRESS_FAILURES": 3}
     UserFactory(email="kim@example.com")
     attacker = {"REMOTE_ADDR": "10.0.0.9", "HTTP_X_FORWARDED_FOR": "203.0.113.7"}
     for n in range(3):

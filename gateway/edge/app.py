@@ -5,7 +5,7 @@ without Django's request and response objects, middleware or DRF:
 
 1. the path and body size are checked (dot segments → 400, ``Content-Length`` over
    ``GATEWAY_MAX_BODY_BYTES`` → 413 before anything is read);
-2. a protected route needs a valid access token (the kit's ``verify()``, revocations included)
+2. a protected route needs a valid access token (the kit's ``verify_token()``, revocations included)
    → 401 ``not_authenticated``/``token_not_valid`` with ``WWW-Authenticate``, upstream not called;
 3. the request is counted against its throttle budgets → 429 ``throttled`` with ``Retry-After``
    (2 and 3 share one Redis round trip, see :mod:`edge.limits`);
@@ -32,12 +32,12 @@ from urllib.parse import quote
 
 from django.conf import settings
 
-from service_kit.api.errors import error_body
-from service_kit.auth.verify import TokenInvalid, verify
-from service_kit.http.breaker import BREAKER_STATE, breaker_for
-from service_kit.ops.bodies import BodyRefused, is_chunked, read_whole
-from service_kit.ops.context import clean_request_id, request_id_var, user_id_var
-from service_kit.ops.forwarded import client_address
+from service_kit import tracing
+from service_kit.api import error_body
+from service_kit.auth import TokenInvalid, verify_token
+from service_kit.context import clean_request_id, request_id_var, user_id_var
+from service_kit.http import BREAKER_STATE, breaker_for
+from service_kit.ops import BodyRefused, client_address, is_chunked, is_length, read_whole
 
 from .cors import Cors
 from .http1 import ReadTimeout, UpstreamError
@@ -77,6 +77,9 @@ DROPPED_REQUEST_KEYS = frozenset(
         "HTTP_X_FORWARDED_PORT",
         "HTTP_X_FORWARDED_PREFIX",
         "HTTP_X_REQUEST_ID",
+        # A client's trace context is not trusted: the gateway starts the trace (linked to it).
+        "HTTP_TRACEPARENT",
+        "HTTP_TRACESTATE",
     }
 )
 #: Response headers (lower case) never passed back.
@@ -132,10 +135,20 @@ def _claimed_identity(token: str) -> str | None:
     return str(identity)[:64] if identity else None
 
 
+def _upstream_target(upstream: Upstream, route: Route, path: str, query: str) -> str:
+    # PATH_INFO is decoded (latin-1 per PEP 3333): percent-encode it again.
+    target = upstream.base_path + quote(route.upstream_path(path).encode("latin-1"), safe=PATH_SAFE)
+    if not query:
+        return target
+    if not query.isascii():
+        query = quote(query.encode("latin-1"), safe=QUERY_SAFE)
+    return f"{target}?{query}"
+
+
 class Exchange:
     """One request's facts, for its answer, its log line and its metrics."""
 
-    __slots__ = ("cors", "method", "path", "request_id", "route", "started", "user_id")
+    __slots__ = ("cors", "method", "path", "request_id", "route", "span", "started", "user_id")
 
     def __init__(self, route: Route, method: str, path: str, request_id: str, started: float):
         self.route = route
@@ -145,6 +158,7 @@ class Exchange:
         self.started = started
         self.user_id: str | None = None
         self.cors: list[tuple[str, str]] | None = None  # None: CORS is not configured
+        self.span = None  # the request's SERVER span when tracing is on
 
 
 class EdgeApplication:
@@ -186,6 +200,9 @@ class EdgeApplication:
         path = environ.get("PATH_INFO") or "/"
         route = self.router.match(path)
         if route is None:
+            # Django's own server span must not take a client's trace context as its parent.
+            environ.pop("HTTP_TRACEPARENT", None)
+            environ.pop("HTTP_TRACESTATE", None)
             return self.django(environ, start_response)
         exchange = Exchange(
             route,
@@ -199,22 +216,67 @@ class EdgeApplication:
             exchange.cors.append(("Vary", "Origin"))
         rid_token = request_id_var.set(exchange.request_id)
         uid_token = user_id_var.set(None)
+        span_token = None
+        if tracing.ON:
+            exchange.span, span_token = tracing.start_server_span(
+                f"{exchange.method} {route.name}",
+                environ,
+                {
+                    "http.request.method": exchange.method,
+                    "url.path": path,
+                    "http.route": route.name,
+                    "http.request.id": exchange.request_id,
+                },
+            )
+        result = None
         try:
-            return self.handle(exchange, environ, start_response)
+            result = self.handle(exchange, environ, start_response)
+            return result
         except Exception:
             logger.exception("gateway.error", extra={"route": route.name})
-            return self.error(
+            result = self.error(
                 exchange,
                 start_response,
                 500,
                 "server_error",
                 "An unexpected error occurred; it has been logged.",
             )
+            return result
         finally:
             request_id_var.reset(rid_token)
             user_id_var.reset(uid_token)
+            if span_token is not None:
+                # A streamed body's span ends with it (StreamedBody.close).
+                streamed = isinstance(result, StreamedBody)
+                tracing.end_server_span(exchange.span, span_token, end=not streamed)
 
     def handle(self, exchange: Exchange, environ, start_response):
+        # 1. The path and the body's size, before anything reads it.
+        refusal = self.screen(exchange, environ, start_response)
+        if refusal is not None:
+            return refusal
+        length_header = environ.get("CONTENT_LENGTH")
+        length = int(length_header) if length_header else 0  # digits: screened above
+        chunked = not length_header and is_chunked(environ)
+
+        # 2 and 3. Who is calling, and whether their budget allows it (one trip for both).
+        address = self.client_address(environ)
+        if exchange.route.is_public(exchange.method, exchange.path):
+            refusal = self.charge_public(exchange, start_response, address)
+        else:
+            refusal = self.authenticate(exchange, environ, start_response, address)
+        if refusal is not None:
+            self.discard_small_body(environ, length)
+            return refusal
+        if exchange.route.local:
+            return self.django(environ, start_response)
+
+        # 4 and 5. The upstream, and its answer.
+        return self.forward(exchange, environ, start_response, address, length, chunked)
+
+    # -- steps ------------------------------------------------------------------------------
+    def screen(self, exchange: Exchange, environ, start_response):
+        """The answer to a request refused or redirected on its path and size alone, or None."""
         route, method, path = exchange.route, exchange.method, exchange.path
         if "/." in path and _has_dot_segment(path):
             return self.error(
@@ -222,85 +284,69 @@ class EdgeApplication:
             )
         if exchange.cors is not None and Cors.is_preflight(environ, method):
             return self.answer(exchange, start_response, 200, [])  # as django-cors-headers does
-        query = environ.get("QUERY_STRING", "")
         if route.kind == ADMIN and not path.startswith(route.prefix):
             # /admin/orders → /admin/orders/: relative links in the admin need the slash.
+            query = environ.get("QUERY_STRING", "")
             location = route.prefix + (f"?{query}" if query else "")
             return self.answer(exchange, start_response, 301, [("Location", location)])
-
-        # 1. The body's size, before anything reads it.
         length_header = environ.get("CONTENT_LENGTH")
-        chunked = False
-        if length_header:
-            if not length_header.isdigit():
-                return self.error(
-                    exchange, start_response, 400, "bad_request", "Content-Length is not valid."
-                )
-            length = int(length_header)
-            if length > self.max_body:
-                return self.too_large(exchange, start_response)
-        else:
-            length = 0
-            chunked = is_chunked(environ)
+        if length_header and not is_length(length_header):
+            return self.error(
+                exchange, start_response, 400, "bad_request", "Content-Length is not valid."
+            )
+        if length_header and int(length_header) > self.max_body:
+            return self.too_large(exchange, start_response)
+        return None
 
-        # 2 and 3. Who is calling, and whether their budget allows it (one trip for both).
-        address = self.client_address(environ)
-        if route.is_public(method, path):
-            refusal = self.charge_public(exchange, start_response, address)
-        else:
-            refusal = self.authenticate(exchange, environ, start_response, address)
-        if refusal is not None:
-            if 0 < length <= DISCARD_LIMIT:
-                # Read the small body nobody will use: a connection whose request body is still
-                # in flight cannot carry the client's next request (kept-alive clients, the
-                # admin's forms). A larger one is the server's to discard or close on.
-                with contextlib.suppress(ClientBodyError):
-                    read_client_body(environ.get("wsgi.input"), length)
-            return refusal
-        if route.local:
-            return self.django(environ, start_response)
+    @staticmethod
+    def discard_small_body(environ, length: int) -> None:
+        # Read the small body nobody will use: a connection whose request body is still in
+        # flight cannot carry the client's next request (kept-alive clients, the admin's forms).
+        # A larger one is the server's to discard or close on.
+        if 0 < length <= DISCARD_LIMIT:
+            with contextlib.suppress(ClientBodyError):
+                read_client_body(environ.get("wsgi.input"), length)
 
-        # 4. The upstream.
+    def forward(self, exchange: Exchange, environ, start_response, address, length, chunked):
+        route = exchange.route
         upstream = self.upstreams[route.upstream]
         headers = self.upstream_headers(environ, exchange, address)
-        stream = environ.get("wsgi.input")
-        body: bytes | ClientBody | None = None
         try:
-            if chunked:
-                # Read whole and sent on with its length: a service (granian) reads a chunked
-                # body as empty, and only a whole body can be checked (service_kit.ops.bodies).
-                stream, length = read_whole(stream, self.max_body)
-            if length > BUFFER_LIMIT:
-                body = ClientBody(stream, length)
-            elif length or length_header:
-                body = read_client_body(stream, length) if length else b""
-            # PATH_INFO is decoded (latin-1 per PEP 3333): percent-encode it again.
-            target = upstream.base_path + quote(
-                route.upstream_path(path).encode("latin-1"), safe=PATH_SAFE
+            body, length = self.request_body(environ, length, chunked)
+            target = _upstream_target(
+                upstream, route, exchange.path, environ.get("QUERY_STRING", "")
             )
-            if query:
-                if not query.isascii():
-                    query = quote(query.encode("latin-1"), safe=QUERY_SAFE)
-                target = f"{target}?{query}"
-            response = upstream.send(method, target, headers, body, length=length)
+            response = upstream.send(exchange.method, target, headers, body, length=length)
         except UpstreamFailure as failure:
             return self.upstream_failed(exchange, start_response, failure)
-        except BodyRefused as refusal:
+        except BodyRefused as refused:
             return self.error(
                 exchange,
                 start_response,
-                refusal.status,
-                refusal.code,
-                refusal.message,
-                refusal.details,
+                refused.status,
+                refused.code,
+                refused.message,
+                refused.details,
             )
         except ClientBodyError as exc:
             return self.error(exchange, start_response, 400, "bad_request", str(exc))
-
-        # 5. Its answer.
         return self.relay(exchange, upstream, response, start_response)
 
-    # -- steps ------------------------------------------------------------------------------
+    def request_body(self, environ, length: int, chunked: bool):
+        """The body to send on (bytes, a streamed ``ClientBody`` or None) and its length."""
+        stream = environ.get("wsgi.input")
+        if chunked:
+            # Read whole and sent on with its length: a service (granian) reads a chunked
+            # body as empty, and only a whole body can be checked (service_kit.ops.bodies).
+            stream, length = read_whole(stream, self.max_body)
+        if length > BUFFER_LIMIT:
+            return ClientBody(stream, length), length
+        if length:
+            return read_client_body(stream, length), length
+        if environ.get("CONTENT_LENGTH"):
+            return b"", length
+        return None, length
+
     def client_address(self, environ) -> str:
         return client_address(environ, self.trusted_proxies)
 
@@ -337,7 +383,7 @@ class EdgeApplication:
         trip = None
 
         def fetch(keys: list[str]) -> dict:
-            # verify() asks for the revocation keys; the throttle counter rides along.
+            # verify_token() asks for the revocation keys; the throttle counter rides along.
             nonlocal trip
             identity = _claimed_identity(token)
             if identity is not None and self.user_budget is not None:
@@ -350,7 +396,7 @@ class EdgeApplication:
             return trip.shared
 
         try:
-            claims = verify(token, fetch=fetch)
+            claims = verify_token(token, fetch=fetch)
         except TokenInvalid as exc:
             if trip is not None:
                 self.limits.refund(trip)
@@ -463,7 +509,7 @@ class EdgeApplication:
         )
 
     def upstream_failed(self, exchange, start_response, failure: UpstreamFailure):
-        details = {"upstream": failure.upstream, "reason": failure.kind}
+        details: dict[str, object] = {"upstream": failure.upstream, "reason": failure.kind}
         extra = []
         if failure.retry_after is not None:
             retry_after = max(1, int(failure.retry_after + 0.999))
@@ -522,7 +568,9 @@ class EdgeApplication:
     def finish(self, exchange: Exchange, status: int) -> None:
         """The request's log line and metrics (for streamed bodies: when the body has gone)."""
         elapsed = perf_counter() - exchange.started
-        self.metrics[exchange.route.name].observe(status, elapsed)
+        self.metrics[exchange.route.name].observe(status, elapsed, exchange.span)
+        if exchange.span is not None:
+            tracing.set_status(exchange.span, status)
         access_log.info(
             "http.request",
             extra={
@@ -577,3 +625,5 @@ class StreamedBody:
         # mid-body) dropped rather than read to its unknown end.
         response.release()
         self.app.finish(self.exchange, self.status)
+        if self.exchange.span is not None:
+            self.exchange.span.end()

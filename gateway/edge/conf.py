@@ -13,7 +13,8 @@
 ``GATEWAY_TRUSTED_PROXIES``            proxies in front of the gateway whose ``X-Forwarded-*``
                                        are believed (0: the peer address is the client)
 ``GATEWAY_INTERNAL_NETWORKS``          the cluster's own networks, which alone get ``/metrics``
-                                       and ``/readyz``'s details (loopback, private ranges)
+                                       and the details of ``/readyz`` and ``/status`` (loopback,
+                                       private ranges)
 =====================================  =========================================================
 
 Upstream URLs are the kit's ``UPSTREAMS`` (``<NAME>_SERVICE_URL``); the breaker thresholds are the
@@ -29,8 +30,8 @@ import environ
 
 from service_kit.conf import SERVICE_PORTS, logging_settings
 
-#: Who gets /metrics and /readyz's details: loopback and the private ranges, where the kubelet,
-#: Prometheus and the mesh's sidecars call from (edge.views).
+#: Who gets /metrics and the details of /readyz and /status: loopback and the private ranges,
+#: where the kubelet, Prometheus and the mesh's sidecars call from (edge.views).
 DEFAULT_INTERNAL_NETWORKS = [
     "127.0.0.0/8",
     "::1/128",

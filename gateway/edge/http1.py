@@ -24,6 +24,8 @@ import select
 import socket
 from collections import deque
 
+from service_kit.ops import is_length
+
 MAX_HEAD = 64 * 1024  # bytes of status line and headers accepted from an upstream
 RECV = 64 * 1024
 NO_BODY_STATUSES = frozenset({204, 304})
@@ -163,6 +165,31 @@ def request_head(method: str, target: str, host: str, headers: dict[str, str]) -
     return "\r\n".join(lines).encode("latin-1")
 
 
+def _parse_headers(rest: bytes) -> tuple[list[tuple[str, str]], int | None, bool, str]:
+    """An answer's header lines: all of them, its Content-Length, whether it is chunked and its
+    Connection header (lower case)."""
+    headers = []
+    length = None
+    chunked = False
+    connection = ""
+    for line in rest.decode("latin-1").split("\r\n"):
+        name, sep, value = line.partition(":")
+        if not sep:
+            continue
+        value = value.strip()
+        headers.append((name, value))
+        lower = name.lower()
+        if lower == "content-length":
+            if not is_length(value):
+                raise ResponseError("the upstream's Content-Length is not a number")
+            length = int(value)
+        elif lower == "transfer-encoding":
+            chunked = "chunked" in value.lower()
+        elif lower == "connection":
+            connection = value.lower()
+    return headers, length, chunked, connection
+
+
 class Response:
     """An upstream's answer: status and headers read, the body read on demand."""
 
@@ -184,39 +211,8 @@ class Response:
         self.conn = conn
         self.chunk_left = 0
         self.done = False
-        while True:
-            head = self._read_head()
-            status_line, _, rest = head.partition(b"\r\n")
-            try:
-                version, status, reason = [*status_line.decode("latin-1").split(" ", 2), ""][:3]
-                self.status = int(status)
-            except ValueError as exc:
-                raise ResponseError(f"not an HTTP status line: {status_line[:80]!r}") from exc
-            if not version.startswith("HTTP/1."):
-                raise ResponseError(f"not an HTTP/1 answer: {status_line[:80]!r}")
-            if not 100 <= self.status < 200 or self.status == 101:
-                break  # 1xx (100 Continue, 103 Early Hints) come before the answer
-        self.reason = reason
-        headers = []
-        length = None
-        chunked = False
-        connection = ""
-        for line in rest.decode("latin-1").split("\r\n"):
-            name, sep, value = line.partition(":")
-            if not sep:
-                continue
-            value = value.strip()
-            headers.append((name, value))
-            lower = name.lower()
-            if lower == "content-length":
-                if not value.isdigit():
-                    raise ResponseError("the upstream's Content-Length is not a number")
-                length = int(value)
-            elif lower == "transfer-encoding":
-                chunked = "chunked" in value.lower()
-            elif lower == "connection":
-                connection = value.lower()
-        self.headers = headers
+        version, rest = self._read_status()
+        self.headers, length, chunked, connection = _parse_headers(rest)
         self.keep_alive = (
             "close" not in connection if version == "HTTP/1.1" else "keep-alive" in connection
         )
@@ -231,6 +227,24 @@ class Response:
             self.keep_alive = False
         if self.mode == "length" and self.remaining == 0:
             self.done = True
+
+    def _read_status(self) -> tuple[str, bytes]:
+        """Sets ``status`` and ``reason`` from the final answer's head; its version and headers.
+
+        1xx answers (100 Continue, 103 Early Hints) that come before it are skipped."""
+        while True:
+            head = self._read_head()
+            status_line, _, rest = head.partition(b"\r\n")
+            try:
+                version, status, reason = [*status_line.decode("latin-1").split(" ", 2), ""][:3]
+                self.status = int(status)
+            except ValueError as exc:
+                raise ResponseError(f"not an HTTP status line: {status_line[:80]!r}") from exc
+            if not version.startswith("HTTP/1."):
+                raise ResponseError(f"not an HTTP/1 answer: {status_line[:80]!r}")
+            if not 100 <= self.status < 200 or self.status == 101:
+                self.reason = reason
+                return version, rest
 
     def _read_head(self) -> bytes:
         conn = self.conn
@@ -336,7 +350,8 @@ class Response:
     # -- the connection ---------------------------------------------------------------------
     def release(self) -> None:
         """Back to the pool when the body was read whole and both sides keep it alive."""
-        conn, self.conn = self.conn, None
+        # None once given back: a read after that fails at once (typed as the live connection)
+        conn, self.conn = self.conn, None  # type: ignore[assignment]
         if conn is None:
             return
         if self.done and self.keep_alive and not conn.buffer:
@@ -345,7 +360,7 @@ class Response:
             conn.close()
 
     def close(self) -> None:
-        conn, self.conn = self.conn, None
+        conn, self.conn = self.conn, None  # type: ignore[assignment]  # as in release()
         if conn is not None:
             conn.close()
 

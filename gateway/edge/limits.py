@@ -11,7 +11,7 @@ Budgets are fixed windows per scope and identity (``GATEWAY_THROTTLES``, e.g. ``
 
 With Redis (the real profile) one Lua script, run with ``EVALSHA``, increments the request's
 counters (setting their expiry when new) and reads the revocation keys that
-:func:`service_kit.auth.verify.verify` asks for: one round trip per request for both. The keys are
+:func:`service_kit.auth.verify_token` asks for: one round trip per request for both. The keys are
 made by the cache's own ``make_key`` and the values decoded as django-redis stores them, so the
 gateway reads exactly what ``revoke_jti``/``revoke_user`` wrote through Django's cache.
 
@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,18 +125,18 @@ class Limits:
         self.cache = caches[alias]
         self.make_key = self.cache.make_key
         self._skip_until = 0.0
-        self.redis = None
+        self.redis: Any = None  # django_redis's client (the library ships no types)
         if type(self.cache).__module__.startswith("django_redis"):
             from django_redis import get_redis_connection
 
             self.redis = get_redis_connection(alias)
             self.script = self.redis.register_script(_SCRIPT)
-            self.decode = self.cache.client.decode
+            self.decode = self.cache.client.decode  # type: ignore[attr-defined]  # django_redis's cache
 
     def budget(self, scope: str) -> Budget | None:
         return self.budgets.get(scope)
 
-    def charge(self, charges: list[tuple[Budget, str]], read: list[str] = ()) -> Trip:
+    def charge(self, charges: list[tuple[Budget, str]], read: Sequence[str] = ()) -> Trip:
         """Count one request against ``(budget, identity)`` pairs and read the ``read`` keys."""
         now = time.time()
         if now < self._skip_until:

@@ -43,6 +43,32 @@ def _put(result: dict[str, Any], field: str, value: Any) -> None:
     node[last] = value
 
 
+def _present(**fields: Any) -> dict[str, Any]:
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def _log_fields(record: logging.LogRecord, message: str) -> dict[str, Any]:
+    log: dict[str, Any] = {}
+    if record.levelname:
+        log["level"] = record.levelname.lower()
+    origin = _present(function=record.funcName)
+    file = _present(line=record.lineno, name=record.filename)
+    if file:
+        origin["file"] = file
+    if origin:
+        log["origin"] = origin
+    log.update(_present(original=message, logger=record.name))
+    return log
+
+
+def _process_fields(record: logging.LogRecord) -> dict[str, Any]:
+    process = _present(pid=record.process, name=record.processName)
+    thread = _present(id=record.thread, name=record.threadName)
+    if thread:
+        process["thread"] = thread
+    return process
+
+
 class EcsFormatter(StdlibFormatter):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -87,49 +113,23 @@ class EcsFormatter(StdlibFormatter):
             "@timestamp": self._record_timestamp(record),
             "ecs.version": ECS_VERSION,
         }
-        log: dict[str, Any] = {}
-        if record.levelname:
-            log["level"] = record.levelname.lower()
-        origin: dict[str, Any] = {}
-        if record.funcName is not None:
-            origin["function"] = record.funcName
-        file: dict[str, Any] = {}
-        if record.lineno is not None:
-            file["line"] = record.lineno
-        if record.filename is not None:
-            file["name"] = record.filename
-        if file:
-            origin["file"] = file
-        if origin:
-            log["origin"] = origin
-        if message is not None:
-            log["original"] = message
-        if record.name is not None:
-            log["logger"] = record.name
-        result["log"] = log
-        process: dict[str, Any] = {}
-        if record.process is not None:
-            process["pid"] = record.process
-        if record.processName is not None:
-            process["name"] = record.processName
-        thread: dict[str, Any] = {}
-        if record.thread is not None:
-            thread["id"] = record.thread
-        if record.threadName is not None:
-            thread["name"] = record.threadName
-        if thread:
-            process["thread"] = thread
+        result["log"] = _log_fields(record, message)
+        process = _process_fields(record)
         if process:
             result["process"] = process
-        error = {
-            "type": self._record_error_type(record),
-            "message": self._record_error_message(record),
-            "stack_trace": self._record_error_stack_trace(record),
-        }
-        error = {key: value for key, value in error.items() if value is not None}
+        error = _present(
+            type=self._record_error_type(record),
+            message=self._record_error_message(record),
+            stack_trace=self._record_error_stack_trace(record),
+        )
         if error:
             result["error"] = error
+        self._put_extras(result, record, message)
+        result.setdefault("message", message)
+        return result
 
+    def _put_extras(self, result: dict[str, Any], record: logging.LogRecord, message: str) -> None:
+        """The record's own attributes (``extra=``), APM's under their ECS names."""
         available = record.__dict__
         available["message"] = message  # as the original does
         extras = flatten_dict(
@@ -141,5 +141,3 @@ class EcsFormatter(StdlibFormatter):
             if value is None or field.startswith("elasticapm_labels."):
                 continue
             _put(result, field, value)
-        result.setdefault("message", message)
-        return result

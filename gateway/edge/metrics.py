@@ -6,7 +6,11 @@ state is the kit's ``http_client_breaker_state`` gauge (0 closed, 1 half-open, 2
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from typing import Any
+
+from prometheus_client import Counter
+
+from service_kit.exemplars import Histogram, of_span
 
 REQUESTS = Counter(
     "gateway_requests_total",
@@ -42,11 +46,13 @@ class RouteMetrics:
     def __init__(self, name: str):
         self.name = name
         self.duration = DURATION.labels(name)
-        self.requests: dict[int, object] = {}
+        self.requests: dict[int, Counter] = {}
 
-    def observe(self, status: int, seconds: float) -> None:
+    def observe(self, status: int, seconds: float, span: Any = None) -> None:
+        """Counts the answer; its duration's exemplar is ``span``'s trace (a streamed body ends
+        after the request's span is no longer the current one)."""
         counter = self.requests.get(status)
         if counter is None:
             counter = self.requests[status] = REQUESTS.labels(self.name, str(status))
         counter.inc()
-        self.duration.observe(seconds)
+        self.duration.observe(seconds, of_span(span))

@@ -7,7 +7,8 @@ and again (at most ``GATEWAY_RETRIES`` times) only when that cannot run it twice
 * the connection could not be opened (refused, unreachable), or broke while the request was being
   written: the upstream never had a whole request, any method retries;
 * the connection broke after the request was sent (reset, closed before answering): only
-  idempotent methods retry;
+  idempotent methods retry, and requests carrying an ``Idempotency-Key`` (a POST so marked is
+  answered once by the service, a second delivery replays its first answer);
 * timeouts are never retried: the upstream may still be working on it, and the caller has waited.
 
 A body streamed from the client is retried only if none of it has been read yet.
@@ -23,7 +24,8 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
-from service_kit.http.breaker import CircuitBreaker, CircuitOpen
+from service_kit import tracing
+from service_kit.http import CircuitBreaker, CircuitOpen
 
 from . import http1
 from .metrics import UPSTREAM_ERRORS
@@ -31,6 +33,8 @@ from .metrics import UPSTREAM_ERRORS
 logger = logging.getLogger(__name__)
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+#: The header (as the edge names it) that makes a POST safe to send twice (the kit's idempotency).
+IDEMPOTENCY_KEY = "Idempotency-Key"
 #: Answers that mean the upstream is not serving, for the breaker (they still pass through).
 FAILURE_STATUSES = frozenset({502, 503, 504})
 #: Bytes per read and write when streaming bodies.
@@ -167,16 +171,9 @@ class Upstream:
         retries = 0 if trial else self.retries
         attempt = 0
         while True:
+            error: http1.UpstreamError
             try:
-                response = http1.exchange(
-                    self.pool,
-                    method,
-                    target,
-                    headers,
-                    body,
-                    host=self.host,
-                    length=length,
-                )
+                response = self._attempt(method, target, headers, body, length, attempt)
             except http1.ConnectTimeout as exc:  # before ConnectError: it subclasses it
                 kind, again, error = "connect_timeout", False, exc
             except http1.ConnectError as exc:
@@ -186,8 +183,8 @@ class Upstream:
             except http1.ReadTimeout as exc:
                 kind, again, error = "read_timeout", False, exc
             except http1.ResponseError as exc:
-                kind, again = "reset", method in IDEMPOTENT_METHODS and _replayable(body)
-                error = exc
+                repeatable = method in IDEMPOTENT_METHODS or IDEMPOTENCY_KEY in headers
+                kind, again, error = "reset", repeatable and _replayable(body), exc
             else:
                 if response.status in FAILURE_STATUSES:
                     breaker.record_failure(trial=trial)
@@ -208,6 +205,26 @@ class Upstream:
                 extra={"upstream": self.name, "kind": kind, "method": method, "error": str(error)},
             )
             raise UpstreamFailure(self.name, kind) from error
+
+    def _attempt(self, method, target, headers, body, length, attempt) -> http1.Response:
+        if not tracing.ON:
+            return http1.exchange(
+                self.pool, method, target, headers, body, host=self.host, length=length
+            )
+        # One CLIENT span per attempt (retries visible), its traceparent sent with that attempt.
+        attributes = {
+            "http.request.method": method,
+            "server.address": self.host,
+            "url.path": target.split("?", 1)[0],
+            "platform.upstream": self.name,
+            "http.request.resend_count": attempt,
+        }
+        with tracing.client_span(f"{method} {self.name}", attributes, headers) as span:
+            response = http1.exchange(
+                self.pool, method, target, headers, body, host=self.host, length=length
+            )
+            span.set_attribute("http.response.status_code", response.status)
+            return response
 
 
 def _replayable(body) -> bool:

@@ -1,14 +1,20 @@
-"""The gateway's own pages about its upstreams: readiness of them all, and every API's docs.
+"""The gateway's own pages about its upstreams: the state of them all, and every API's docs.
 
-- ``/readyz``: the gateway's own checks and every upstream's ``/readyz``, called in parallel with
-  short timeouts, in one JSON document; 503 naming whatever is not ready. Computed by one thread
+- ``/status``: the operators' page (not a probe: the gateway's readiness is the kit's ``/readyz``,
+  its own database and cache, since it can route whatever state an upstream is in, each
+  upstream's breaker answering for that one). The gateway's own checks and every upstream's
+  ``/readyz``, called in parallel with short timeouts, in one JSON document; 503 naming whatever
+  is not ready, ``degraded`` naming the upstreams that serve degraded. Computed by one thread
   at a time and kept ``READYZ_CACHE_SECONDS``, so a flood of calls costs one round of upstream
   calls per interval. Only the cluster's own network (below) gets the document; anyone else gets
   its ``status`` alone, no exception text, no upstream names.
 - ``/metrics``: the cluster's own network only (403 ``permission_denied`` for anyone else).
 - ``/api/schema/<service>/``: that service's OpenAPI document (its ``/api/schema/?format=json``),
   kept for ``API_SCHEMA_CACHE_SECONDS``; an older copy is served while the service does not answer.
-- ``/api/docs/``: Swagger UI with every service's schema in its "Select a definition" list.
+- ``/api/schema/``: the platform's one document, merged from the services' (``edge.openapi``),
+  with an ``ETag``.
+- ``/api/docs/``: Swagger UI over the merged document, every service's own one in its "Select a
+  definition" list.
 
 The cluster's own network is ``GATEWAY_INTERNAL_NETWORKS`` (loopback and the private ranges), and
 a caller's address is the one the ``GATEWAY_TRUSTED_PROXIES`` in front say called them (the kit's
@@ -37,11 +43,11 @@ from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularSwaggerView
 from urllib3.exceptions import HTTPError, ReadTimeoutError
 
-from service_kit.api.errors import error_response
-from service_kit.ops.context import REQUEST_ID_HEADER, current_request_id
-from service_kit.ops.forwarded import client_address
-from service_kit.ops.health import CHECKS
-from service_kit.ops.metrics import metrics_view
+from service_kit.api import error_response
+from service_kit.context import REQUEST_ID_HEADER, current_request_id
+from service_kit.ops import client_address, metrics_view, readiness
+
+from .openapi import docs_services, merged
 
 #: Readiness of upstreams and schema downloads: rare, small, never retried (the next probe is).
 _pool = urllib3.PoolManager(num_pools=16, maxsize=2, retries=False)
@@ -109,7 +115,7 @@ def _problem(exc: Exception, read_timeout: float) -> str:
     return f"unreachable: {type(reason).__name__}: {reason}"[:300]
 
 
-# -- /readyz -------------------------------------------------------------------------------------
+# -- /status -------------------------------------------------------------------------------------
 
 
 def readyz_upstreams() -> list[str]:
@@ -143,28 +149,14 @@ def upstream_readiness(name: str) -> dict[str, Any]:
         body = None
     if isinstance(body, dict) and "checks" in body:
         result["checks"] = body["checks"]
-        if body.get("failed"):
-            result["failed"] = body["failed"]
+        for key in ("failed", "degraded"):
+            if body.get(key):
+                result[key] = body[key]
     else:
         result["ok"] = False
         result["error"] = "the answer is not a readiness document"
     result["ms"] = ms
     return result
-
-
-def own_readiness() -> dict[str, Any]:
-    """The gateway's own checks (its database and cache), as every service's ``/readyz``."""
-    names = getattr(settings, "READINESS_CHECKS", None) or ["database", "cache"]
-    results: dict[str, Any] = {}
-    for name in names:
-        started = time.perf_counter()
-        try:
-            CHECKS[name]()
-        except Exception as exc:  # noqa: BLE001 - any failure means "not ready", reported by name
-            results[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
-        else:
-            results[name] = {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 2)}
-    return results
 
 
 class Snapshot:
@@ -186,19 +178,33 @@ class Snapshot:
 
 
 _readiness = Snapshot()
+_status = Snapshot()
 
 
 @_get_only
 def readyz(request):
-    """Ready when the gateway's own checks pass and every upstream answers its ``/readyz`` 200.
+    """The gateway's readiness probe: it can route (its own database and cache), whatever state
+    the upstreams are in. Only the cluster's own network gets the details (module docstring)."""
+    body = _readiness.get(float(settings.READYZ_CACHE_SECONDS), readiness)
+    return _answer(request, body)
 
-    ``failed`` names the gateway's failed checks and the upstreams that are not ready; only the
-    cluster's own network sees it (module docstring)."""
-    body = _readiness.get(float(settings.READYZ_CACHE_SECONDS), platform_readiness)
+
+def _answer(request, body: dict[str, Any]) -> JsonResponse:
     status = 503 if body["failed"] else 200
     if not is_internal(request):
         body = {"status": body["status"], "service": body["service"]}
     return JsonResponse(body, status=status)
+
+
+@_get_only
+def platform_status(request):
+    """``ok`` when the gateway's own checks pass and every upstream answers its ``/readyz`` 200.
+
+    ``failed`` names the gateway's failed checks and the upstreams that are not ready,
+    ``degraded`` the upstreams that serve degraded (their broker, a breaker); only the
+    cluster's own network sees it (module docstring)."""
+    body = _status.get(float(settings.READYZ_CACHE_SECONDS), platform_readiness)
+    return _answer(request, body)
 
 
 @_internal_only
@@ -210,28 +216,22 @@ def platform_readiness() -> dict[str, Any]:
     names = readyz_upstreams()
     with ThreadPoolExecutor(max_workers=max(1, len(names)), thread_name_prefix="readyz") as pool:
         futures = {name: pool.submit(upstream_readiness, name) for name in names}
-        checks = own_readiness()  # meanwhile, in this thread (its database connection)
+        own = readiness()  # meanwhile, in this thread (its database connection)
         upstreams = {name: future.result() for name, future in futures.items()}
-    failed = [name for name, check in checks.items() if not check["ok"]]
-    failed += [name for name, upstream in upstreams.items() if not upstream["ok"]]
+    failed = own["failed"] + [name for name, upstream in upstreams.items() if not upstream["ok"]]
+    degraded = [name for name, upstream in upstreams.items() if upstream.get("degraded")]
     body = {
-        "status": "unavailable" if failed else "ok",
+        "status": "unavailable" if failed else "degraded" if degraded else "ok",
         "service": settings.SERVICE_NAME,
-        "checks": checks,
+        "checks": own["checks"],
         "upstreams": upstreams,
         "failed": failed,
+        "degraded": degraded,
     }
     return body
 
 
 # -- /api/schema/<service>/ and /api/docs/ -------------------------------------------------------
-
-
-def docs_services() -> list[str]:
-    names = getattr(settings, "API_DOCS_SERVICES", None)
-    if names is None:
-        names = [name for name in settings.UPSTREAMS if name != settings.SERVICE_NAME]
-    return list(names)
 
 
 _schemas: dict[str, tuple[float, bytes]] = {}
@@ -275,34 +275,73 @@ def _fetch_schema(service: str) -> bytes | HttpResponse:
     return raw.data
 
 
-@_get_only
-def service_schema(request, service: str):
-    """``service``'s OpenAPI document, fetched from it and kept briefly in this process."""
-    if service not in docs_services() or service not in settings.UPSTREAMS:
-        return error_response(404, "not_found", "No such service.", {"services": docs_services()})
+def service_document(service: str) -> bytes | HttpResponse:
+    """``service``'s OpenAPI document, fetched from it and kept ``API_SCHEMA_CACHE_SECONDS`` in
+    this process; the last copy while the service does not answer; else the error to give."""
     now = time.monotonic()
     cached = _schemas.get(service)
     if cached and now - cached[0] < settings.API_SCHEMA_CACHE_SECONDS:
-        content = cached[1]
-    else:
-        fetched = _fetch_schema(service)
-        if isinstance(fetched, HttpResponse):
-            if cached is None:
-                return fetched
-            content = cached[1]  # the service does not answer: the last copy will do for docs
-        else:
-            content = fetched
-            with _schemas_lock:
-                _schemas[service] = (now, content)
+        return cached[1]
+    fetched = _fetch_schema(service)
+    if isinstance(fetched, HttpResponse):
+        # the service does not answer: the last copy will do for docs
+        return fetched if cached is None else cached[1]
+    with _schemas_lock:
+        _schemas[service] = (now, fetched)
+    return fetched
+
+
+def _schema_response(content: bytes) -> HttpResponse:
     response = HttpResponse(content, content_type="application/json")
     response["Cache-Control"] = f"max-age={int(settings.API_SCHEMA_CACHE_SECONDS)}"
+    return response
+
+
+@_get_only
+def service_schema(request, service: str):
+    """``service``'s own OpenAPI document."""
+    if service not in docs_services() or service not in settings.UPSTREAMS:
+        return error_response(404, "not_found", "No such service.", {"services": docs_services()})
+    content = service_document(service)
+    if isinstance(content, HttpResponse):
+        return content
+    return _schema_response(content)
+
+
+@_get_only
+def platform_schema(request):
+    """The platform's one OpenAPI document, merged from the services' (edge.openapi). A service
+    that does not answer (and was never fetched) is left out, named in ``x-missing-services``."""
+    documents: dict[str, bytes] = {}
+    missing = []
+    names = [name for name in docs_services() if name in settings.UPSTREAMS]
+    with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
+        for name, content in zip(names, pool.map(service_document, names), strict=True):
+            if isinstance(content, HttpResponse):
+                missing.append(name)
+            else:
+                documents[name] = content
+    if not documents:
+        return error_response(
+            503,
+            "upstream_unavailable",
+            "No service gave its API schema.",
+            {"upstreams": missing},
+        )
+    content, etag = merged.get(documents, missing)
+    if etag in request.headers.get("If-None-Match", ""):
+        response = HttpResponse(status=304)
+    else:
+        response = _schema_response(content)
+    response["ETag"] = etag
     return response
 
 
 def swagger_ui_settings(request) -> str:
     """Swagger UI's options (a JavaScript object, as drf-spectacular's page spreads them): the
     standalone layout, whose top bar selects among every service's schema."""
-    urls = [
+    urls = [{"name": "platform", "url": reverse("schema")}]
+    urls += [
         {"name": name, "url": reverse("service-schema", args=[name])} for name in docs_services()
     ]
     options = {

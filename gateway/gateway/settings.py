@@ -19,14 +19,19 @@ _settings = service_settings(
     CORS_ALLOW_HEADERS=(*default_headers, "idempotency-key", "x-request-id"),
     CORS_EXPOSE_HEADERS=["X-Request-ID", "Retry-After"],
     CORS_PREFLIGHT_MAX_AGE=env.int("CORS_PREFLIGHT_MAX_AGE", 600),
-    # /readyz and /api/docs/ over the upstreams (edge.views); unset: every upstream.
+    # /status and /api/docs/ over the upstreams (edge.views); unset: every upstream.
     READYZ_UPSTREAMS=env.list("READYZ_UPSTREAMS", default=None),
     READYZ_TIMEOUT=(env.float("READYZ_CONNECT_TIMEOUT", 0.5), env.float("READYZ_TIMEOUT", 3.0)),
-    # One round of upstream calls per this many seconds, however many callers.
+    # /readyz's checks and /status's round of upstream calls: once per this many seconds,
+    # however many callers.
     READYZ_CACHE_SECONDS=env.float("READYZ_CACHE_SECONDS", 2.0),
     API_DOCS_SERVICES=env.list("API_DOCS_SERVICES", default=None),
     API_SCHEMA_TIMEOUT=(1.0, env.float("API_SCHEMA_TIMEOUT", 10.0)),
     API_SCHEMA_CACHE_SECONDS=env.float("API_SCHEMA_CACHE_SECONDS", 60.0),
+    # The staff front page's figures and activity (edge.figures): each service asked within
+    # (connect, read) seconds, its answer kept this many seconds.
+    CONSOLE_TIMEOUT=(env.float("CONSOLE_CONNECT_TIMEOUT", 0.5), env.float("CONSOLE_TIMEOUT", 2.0)),
+    CONSOLE_CACHE_SECONDS=env.float("CONSOLE_CACHE_SECONDS", 10.0),
     # The edge: body limit, throttle budgets, upstream timeouts, pools (edge/conf.py).
     **gateway_settings(),
 )

@@ -2,7 +2,8 @@
 
 Paths of a service (``/api/v1/…``, ``/admin/<service>/…``, ``/.well-known/jwks.json``) are routed
 by :class:`edge.app.EdgeApplication` without Django's request handling; everything else
-(``/healthz``, ``/readyz``, ``/metrics``, ``/api/docs/``, ``/admin/gateway/``) is Django's.
+(``/healthz``, ``/readyz``, ``/status``, ``/metrics``, ``/api/docs/``, ``/admin/gateway/``) is
+Django's.
 """
 
 from service_kit.entrypoints import wsgi_application

@@ -1,3 +1,3 @@
-from service_kit.testing.contract import error_contract_test
+from platform_tools.testing.contract import error_contract_test
 
 test_error_contract = error_contract_test()

@@ -23,7 +23,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
-from edge.testing import (
+
+from platform_tools.testing import backing
+from platform_tools.testing.contract import assert_error, token_cases
+from platform_tools.testing.processes import Harness, free_port, wait_for
+from platform_tools.testing.stubs import JsonStub
+from platform_tools.testing.tokens import TokenMint
+from service_kit.auth import revoke_jti
+from service_kit.platform import BY_NAME
+
+from .doubles import (
     RecordingUpstream,
     SilentUpstream,
     bearer,
@@ -33,26 +42,18 @@ from edge.testing import (
     raw,
 )
 
-from service_kit.auth.verify import revoke_jti
-from service_kit.platform import BY_NAME
-from service_kit.testing import backing
-from service_kit.testing.contract import assert_error, token_cases
-from service_kit.testing.processes import Harness, free_port, wait_for
-from service_kit.testing.stubs import JsonStub
-from service_kit.testing.tokens import TokenMint
-
 SERVICES = ["auth", "user", "product", "inventory", "order", "payment"]
 PASSWORD = "Correct-Horse-Battery-9"
 BIG_BUDGETS = "user=100000/min,anon=100000/min,auth=100000/min,admin=100000/min"
 SEED_PRODUCT = """
-from catalogue.factories import CategoryFactory, ProductFactory
+from tests.factories import CategoryFactory, ProductFactory
 category = CategoryFactory(name="Lighting", slug="lighting")
 ProductFactory(sku="LAMP-1", name="Desk lamp", slug="desk-lamp", price="12.50", category=category)
 ProductFactory(sku="LAMP-2", name="Floor lamp", slug="floor-lamp", price="80.00", category=category)
 """
-SEED_PROFILE = "from profiles.factories import ProfileFactory; ProfileFactory(user_id='{}')"
+SEED_PROFILE = "from tests.factories import ProfileFactory; ProfileFactory(user_id='{}')"
 SEED_STOCK = (
-    "from stock.factories import StockItemFactory; StockItemFactory(sku='LAMP-1', on_hand=7)"
+    "from tests.factories import StockItemFactory; StockItemFactory(sku='LAMP-1', on_hand=7)"
 )
 
 
@@ -88,7 +89,9 @@ class Platform:
 
     def start_gateway(self, **env: str):
         env = {"GATEWAY_THROTTLES": BIG_BUDGETS, **self.identity, **env}
-        proc = self.harness.start_web(BY_NAME["gateway"], wait=False, migrate=False, **env)
+        # env holds environment variables (upper-case), never one of start_web's own keywords
+        gateway = BY_NAME["gateway"]
+        proc = self.harness.start_web(gateway, wait=False, migrate=False, **env)  # type: ignore[arg-type]
         return proc.wait_http("/healthz")
 
     def token(self, **claims) -> str:
@@ -236,7 +239,9 @@ def test_every_route_reaches_its_service(platform):
     # an admin and its static files, under the gateway's prefix.
     probe = rid()
     login = call(gw, "GET", "/admin/products/login/", headers={"X-Request-ID": probe})
-    assert login.status_code == 200 and login["Content-Type"].startswith("text/html")
+    # its sign-in is the front page's (single sign-on): a redirect written under the prefix
+    assert login.status_code == 302
+    assert login["Location"] == "/admin/?to=%2Fadmin%2Fproducts%2F"
     assert wait_for(lambda: reached("product", probe), 5, what="product's log line")
     css = call(gw, "GET", "/admin/products/static/admin/css/base.css")
     assert css.status_code == 200 and css["Content-Type"].startswith("text/css")
@@ -285,6 +290,9 @@ def test_method_query_headers_and_body_pass_through_and_hop_by_hop_headers_do_no
             ("Proxy-Authorization", "Basic abc"),
             ("Proxy", "http://evil.example"),
             ("TE", "trailers"),
+            # a client's trace context is not trusted (tracing on, the gateway starts the trace)
+            ("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+            ("tracestate", "vendor=evil"),
             ("User-Agent", "shop/1.0"),
             ("If-Match", '"v0"'),
         ],
@@ -322,6 +330,8 @@ def test_method_query_headers_and_body_pass_through_and_hop_by_hop_headers_do_no
         "Proxy-Authorization",
         "Proxy",
         "TE",
+        "traceparent",
+        "tracestate",
         "Connection",
     ):
         # (Connection is urllib3's own keep-alive default or absent, never the client's.)
@@ -408,8 +418,13 @@ def test_an_oversize_body_gets_413_before_it_is_read(platform, stub_gateway, stu
         chunks=blocks,
     )
     assert_error(answer, 413, "payload_too_large")
-    time.sleep(0.2)
-    assert stub.count == count
+    # Nothing of it reached the upstream: the next request through the gateway is the next one
+    # the upstream records (it records a request before answering it).
+    after = call(
+        stub_gateway.url, "GET", "/api/v1/products/?after=413", headers=bearer(platform.token())
+    )
+    assert after.status_code == 200
+    assert stub.count == count + 1 and stub.last().target.endswith("after=413"), stub.last()
 
 
 def test_a_kept_alive_client_connection_survives_a_refusal_with_an_unread_body(stub_gateway, stub):
@@ -631,9 +646,7 @@ def two_gateways(platform):
 
 def not_near_the_hour() -> None:
     """Fixed windows: a burst must not straddle the hour (a new window would forgive it)."""
-    left = 3600 - time.time() % 3600
-    if left < 20:
-        time.sleep(left + 0.5)
+    wait_for(lambda: 3600 - time.time() % 3600 >= 20, 25, interval=0.5, what="a new hour's window")
 
 
 def client_address() -> dict[str, str]:
@@ -847,7 +860,7 @@ def test_cors_preflight_and_answers_on_the_lean_path(platform, stub):
     assert "Access-Control-Allow-Origin" not in other
 
 
-# -- the gateway's /readyz and /metrics: brief for the public, whole for the cluster -------------
+# -- the gateway's /status, /readyz and /metrics: brief for the public, whole for the cluster -----
 LEAK = "OperationalError: connection to amqp://order@10.1.2.3:5672/platform refused"
 PUBLIC = {"X-Forwarded-For": "203.0.113.9"}  # as the ingress (the one trusted proxy) writes it
 FORGED = {"X-Forwarded-For": "10.0.0.1, 203.0.113.9"}  # the client's own claim comes first
@@ -887,18 +900,24 @@ def fan_outs(stubs) -> dict[str, int]:
     return {name: len(stub.requests) for name, stub in stubs.items()}
 
 
-def test_the_public_gets_readiness_without_details_and_a_flood_costs_one_fan_out(readiness):
+def test_the_public_gets_the_status_without_details_and_a_flood_costs_one_fan_out(readiness):
     gateway, stubs = readiness
 
     with ThreadPoolExecutor(16) as pool:
         flood = list(
-            pool.map(lambda _: call(gateway.url, "GET", "/readyz", headers=PUBLIC), range(48))
+            pool.map(lambda _: call(gateway.url, "GET", "/status", headers=PUBLIC), range(48))
         )
-    forged = call(gateway.url, "GET", "/readyz", headers=FORGED)
+    forged = call(gateway.url, "GET", "/status", headers=FORGED)
 
     for answer in [*flood, forged]:
         assert answer.status_code == 503
         assert answer.json() == {"status": "unavailable", "service": "gateway"}
+    assert fan_outs(stubs) == dict.fromkeys(SERVICES, 1)
+    # The gateway's own readiness asks no upstream: payment down, it can still route.
+    for headers in (PUBLIC, FORGED):
+        own = call(gateway.url, "GET", "/readyz", headers=headers)
+        assert own.status_code == 200
+        assert own.json() == {"status": "ok", "service": "gateway"}
     assert fan_outs(stubs) == dict.fromkeys(SERVICES, 1)
     for headers in (PUBLIC, FORGED):
         assert_error(
@@ -910,12 +929,14 @@ def test_the_cluster_gets_readiness_details_and_metrics(readiness):
     gateway, stubs = readiness
 
     for headers in ({}, BEHIND):  # the kubelet or Prometheus on the pod, or through the proxy
-        inside = call(gateway.url, "GET", "/readyz", headers=headers)
+        inside = call(gateway.url, "GET", "/status", headers=headers)
         assert inside.status_code == 503
         body = inside.json()
         assert body["status"] == "unavailable" and body["failed"] == ["payment"]
         assert body["upstreams"]["payment"]["checks"]["broker"] == {"ok": False, "error": LEAK}
         assert set(body["upstreams"]) == set(SERVICES)
+        own = call(gateway.url, "GET", "/readyz", headers=headers).json()
+        assert own["failed"] == [] and set(own["checks"]) == {"database", "cache"}
         metrics = call(gateway.url, "GET", "/metrics", headers=headers)
         assert metrics.status_code == 200
         assert 'http_client_breaker_state{upstream="payment"}' in metrics.content.decode()

@@ -26,18 +26,20 @@ from edge.limits import Budget, Limits, Trip, parse_rate
 from edge.logs import EcsFormatter
 from edge.proxy import ClientBody, ClientBodyError
 from edge.routes import ADMIN, API, PUBLIC, STATIC, Route, Router, default_routes
-from edge.testing import Answer, RecordingUpstream, SilentUpstream, json_reply
 
-from service_kit.auth.verify import (
+from platform_tools.testing.backing import skip_unless
+from platform_tools.testing.contract import assert_error
+from platform_tools.testing.processes import wait_for
+from platform_tools.testing.tokens import TokenMint
+from service_kit.auth import (
     KEYSET_VERSION_KEY,
     revoke_user,
     revoked_jti_key,
     revoked_user_key,
 )
-from service_kit.ops.logs import ContextFilter
-from service_kit.testing.backing import skip_unless
-from service_kit.testing.contract import assert_error
-from service_kit.testing.tokens import TokenMint
+from service_kit.ops import ContextFilter
+
+from .doubles import Answer, RecordingUpstream, SilentUpstream, json_reply
 
 BIG = {"user": "100000/min", "anon": "100000/min", "auth": "100000/min", "admin": "100000/min"}
 
@@ -336,6 +338,7 @@ class ScriptedUpstream:
         self.answers = list(answers)
         self.close_after = close_after
         self.connections = 0
+        self.closed = 0  # connections it has closed
         self.requests: list[bytes] = []
         self.listener = socket.create_server(("127.0.0.1", 0))
         threading.Thread(target=self.serve, daemon=True).start()
@@ -354,26 +357,32 @@ class ScriptedUpstream:
             threading.Thread(target=self.talk, args=(conn,), daemon=True).start()
 
     def talk(self, conn: socket.socket) -> None:
-        with conn:
-            buffer = b""
-            while self.answers:
-                while b"\r\n\r\n" not in buffer:
-                    data = conn.recv(65536)
-                    if not data:
-                        return
-                    buffer += data
-                head, _, buffer = buffer.partition(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":")[1])
-                while len(buffer) < length:
-                    buffer += conn.recv(65536)
-                self.requests.append(head + b"\r\n\r\n" + buffer[:length])
-                buffer = buffer[length:]
-                conn.sendall(self.answers.pop(0))
-                if self.close_after:
+        try:
+            self._talk(conn)
+        finally:
+            conn.close()
+            self.closed += 1
+
+    def _talk(self, conn: socket.socket) -> None:
+        buffer = b""
+        while self.answers:
+            while b"\r\n\r\n" not in buffer:
+                data = conn.recv(65536)
+                if not data:
                     return
+                buffer += data
+            head, _, buffer = buffer.partition(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            while len(buffer) < length:
+                buffer += conn.recv(65536)
+            self.requests.append(head + b"\r\n\r\n" + buffer[:length])
+            buffer = buffer[length:]
+            conn.sendall(self.answers.pop(0))
+            if self.close_after:
+                return
 
     def close(self) -> None:
         self.listener.close()
@@ -434,13 +443,23 @@ def test_the_client_streams_a_body_in_pieces_as_it_arrives():
     response.release()
 
 
+@pytest.mark.parametrize("length", ["²", "12abc"])
+def test_an_upstream_length_that_is_not_ascii_digits_is_refused(length):
+    head = f"HTTP/1.1 200 OK\r\nContent-Length: {length}\r\n\r\n"
+    odd = ScriptedUpstream([head.encode("latin-1")])  # a header's bytes, read as Latin-1
+    with pytest.raises(http1.ResponseError, match="not a number"):
+        http1.exchange(pool_for(odd.port), "GET", "/x", {}, None, host="up")
+    odd.close()
+
+
 def test_an_idle_connection_the_upstream_closed_is_not_used():
     upstream = ScriptedUpstream(
         [b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"] * 2, close_after=True
     )
     pool = pool_for(upstream.port)
     get(pool)
-    time.sleep(0.1)  # the upstream has closed it meanwhile (as after its keep-alive timeout)
+    # the upstream closes it (as after its keep-alive timeout) while it sits idle in the pool
+    wait_for(lambda: upstream.closed == 1, 5, interval=0.01, what="the upstream to close it")
     _, data = get(pool, "POST", b"{}")  # must not fail on the dead connection
     assert data == b"ok" and upstream.connections == 2
 
@@ -581,7 +600,7 @@ def test_a_valid_token_passes_and_names_the_user(edge_for, stub, mint):
 
 
 def test_the_token_matrix_is_refused_at_the_edge(edge_for, stub, mint):
-    from service_kit.testing.contract import token_cases
+    from platform_tools.testing.contract import token_cases
 
     app = edge_for(stub.url)
     for case_id, header, status, code in token_cases(mint):
@@ -640,6 +659,16 @@ def test_idempotent_requests_are_retried_after_a_broken_connection_and_posts_are
     assert body["error"]["details"]["reason"] == "reset"
     assert hang_up.connections == 1  # a POST that may have been received is not sent again
 
+    # With an Idempotency-Key the service answers a second delivery with its first answer.
+    hang_up = ScriptedUpstream(
+        [b"", b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok"], close_after=True
+    )
+    app = edge_for(f"http://127.0.0.1:{hang_up.port}")
+    keyed = [("Idempotency-Key", "order-7f3a")]
+    answer = wsgi(app, "POST", "/api/v1/open/", headers=keyed, body=b"{}")
+    assert (answer.status_code, answer.content) == (201, b"ok")
+    assert hang_up.connections == 2
+
 
 def test_a_refused_connection_is_retried_for_any_method(edge_for, settings):
     with socket.socket() as free:
@@ -688,8 +717,16 @@ def test_bodies_over_the_limit_get_413(edge_for, stub):
     assert stub.last().headers["Content-Length"] == "900" and not stub.last().chunked
     empty = wsgi(app, "POST", "/api/v1/open/", body=b"", chunked=True)  # or malformed: granian
     assert_error(empty, 400, "parse_error")  # ends a body it cannot parse without a word
-    bad = wsgi(app, "POST", "/api/v1/open/", headers=[("Content-Length", "12abc")])
+
+
+@pytest.mark.parametrize("length", ["12abc", "-1", "²", "١٢", "1 2"])
+def test_a_content_length_that_is_not_ascii_digits_gets_400(edge_for, stub, length):
+    # "²" and "١٢" pass str.isdigit(); the first then breaks int() (a 500 before), the second
+    # reads as 12.
+    app = edge_for(stub.url)
+    bad = wsgi(app, "POST", "/api/v1/open/", headers=[("Content-Length", length)], body=b"")
     assert_error(bad, 400, "bad_request")
+    assert stub.count == 0
 
 
 def test_a_crash_in_the_edge_answers_500_in_the_error_body(edge_for, stub, monkeypatch):

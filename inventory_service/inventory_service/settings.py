@@ -12,11 +12,13 @@ globals().update(
         commands=["reserve", "commit", "release"],
         # Reservations (stock/services.py). A held reservation is released after this many
         # seconds unless the reserve command gives its own expires_at: keep it longer than the
-        # saga's payment deadline (ARCHITECTURE.md, "The order saga", timers).
+        # saga's payment deadline (docs/architecture.md#timers).
         RESERVATION_TTL=env.int("RESERVATION_TTL", 15 * 60),
         # How often the periodic task releases expired reservations (seconds), and at most how
         # many per run.
         RESERVATION_EXPIRY_INTERVAL=env.float("RESERVATION_EXPIRY_INTERVAL", 30.0),
         RESERVATION_EXPIRY_BATCH=env.int("RESERVATION_EXPIRY_BATCH", 500),
+        # The staff front page's figures (service_kit.console.api).
+        CONSOLE_FIGURES=["stock.console.figures"],
     )
 )

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import F
 from django.http import HttpResponseRedirect
 from django.utils import timezone
 
+from service_kit.console import admin_link
+
 from . import services
+from .console import LOW_STOCK
 from .errors import BelowReserved, InvalidInput, StockItemNotFound
 from .models import Adjustment, Reservation, StockItem
 
@@ -26,11 +28,10 @@ class LowStockFilter(admin.SimpleListFilter):
         return [("yes", "Low (available below threshold)"), ("no", "Not low")]
 
     def queryset(self, request, queryset):
-        low = {"on_hand__lt": F("reserved") + F("low_stock_threshold")}
         if self.value() == "yes":
-            return queryset.filter(**low)
+            return queryset.filter(LOW_STOCK)
         if self.value() == "no":
-            return queryset.exclude(**low)
+            return queryset.exclude(LOW_STOCK)
         return queryset
 
 
@@ -136,11 +137,19 @@ class ExpiredFilter(admin.SimpleListFilter):
 
 @admin.register(Reservation)
 class ReservationAdmin(admin.ModelAdmin):
-    list_display = ("order_id", "state", "units", "expires_at", "reason", "created_at")
+    list_display = ("id", "order", "state", "units", "expires_at", "reason", "created_at")
     list_filter = ("state", ExpiredFilter)
     search_fields = ("=order_id", "=id")
     date_hierarchy = "created_at"
-    readonly_fields = [f.name for f in Reservation._meta.fields]
+    # The order as a link into the order admin (service_kit.console), the rest as stored.
+    fields = readonly_fields = tuple(
+        "order" if f.name == "order_id" else f.name for f in Reservation._meta.fields
+    )
+
+    @admin.display(description="order")
+    def order(self, reservation: Reservation) -> str:
+        return admin_link("order", "orders", "order", reservation.order_id)
+
     actions = ["release_selected"]
 
     def has_add_permission(self, request) -> bool:
@@ -180,7 +189,7 @@ class AdjustmentForm(forms.ModelForm):
         fields = ("stock_item", "kind", "quantity", "reason")
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}  # Django's answers cleaned_data (the stubs: or None)
         item, kind, quantity = (data.get(n) for n in ("stock_item", "kind", "quantity"))
         if item is None or kind is None or quantity is None:
             return data

@@ -1,4 +1,4 @@
-"""product_service's events and the order saga's commands (ARCHITECTURE.md, "The order saga").
+"""product_service's events and the order saga's commands (docs/architecture.md#the-order-saga).
 
 The kit runs each handler in a transaction with its inbox record, drops redelivered messages,
 retries a handler that raises and dead-letters it in the end; handlers only call services.

@@ -28,9 +28,11 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from service_kit.audit import audit_record
+from service_kit.console import admin_href
 from service_kit.messaging import publish_event
 
-from . import metrics
+from . import catalogue, metrics
 from .errors import BelowReserved, InvalidInput, StockInconsistent, StockItemNotFound
 from .models import Adjustment, Reservation, StockItem
 
@@ -92,6 +94,39 @@ def stock_item_follow_catalogue(
             update_fields=["product_id", "catalogue_synced_at", "deactivated_at", "updated_at"]
         )
     logger.info("stock.catalogue_synced", extra={"sku": sku, "is_active": item.is_active})
+    return item
+
+
+def stock_item_get(*, sku: str) -> StockItem:
+    """The SKU's stock item, from the first request: one the catalogue has but whose
+    ``product.created`` has not been applied here yet (the broker down, the worker behind) is
+    made now from product_service's answer, with no stock (its value before the event anyway).
+
+    The event merges into it later like any catalogue event (:func:`stock_item_follow_catalogue`):
+    the item remembers the product's ``updated_at`` as its last applied change, so the event of
+    that change or any later one applies (the same values again, or newer ones), and an older
+    one changes nothing. A request and the event at the same moment make one row: the SKU is the
+    primary key, and each side takes the other's row when it loses the insert.
+
+    An unknown, inactive or deleted product: :class:`StockItemNotFound` (404 ``not_found``);
+    product_service not answering: the kit's ``UpstreamUnavailable`` (503) or ``UpstreamTimeout``
+    (504).
+    """
+    item = StockItem.objects.filter(sku=sku).first()
+    if item is not None:
+        return item
+    product = catalogue.product_by_sku(sku)
+    if product is None:
+        raise StockItemNotFound()
+    with transaction.atomic():
+        item, created = StockItem.objects.get_or_create(
+            sku=sku,
+            defaults={"product_id": product.id, "catalogue_synced_at": product.updated_at},
+        )
+    if created:
+        logger.info(
+            "stock.sku_added_from_catalogue", extra={"sku": sku, "product_id": str(product.id)}
+        )
     return item
 
 
@@ -164,7 +199,8 @@ def reservation_commit(*, order_id: UUID) -> Reservation | None:
             metrics.count("refused")
             logger.warning("reservation.commit_refused", extra={"order_id": str(order_id)})
             return None
-        if reservation.state == State.RESERVED and reservation.expires_at <= timezone.now():
+        expires_at = reservation.expires_at  # set while reserved
+        if reservation.state == State.RESERVED and expires_at and expires_at <= timezone.now():
             _expire(reservation)
         if reservation.state == State.RESERVED:
             for sku, quantity in _lines(reservation):
@@ -196,7 +232,7 @@ def reservation_commit(*, order_id: UUID) -> Reservation | None:
                 State.RELEASED: REASON_RELEASED,
                 State.EXPIRED: REASON_EXPIRED,
                 State.REJECTED: REASON_INSUFFICIENT,
-            }[reservation.state]
+            }[State(reservation.state)]
             metrics.count("refused")
             logger.warning("reservation.commit_refused", extra=_log(reservation))
             publish_event(
@@ -343,6 +379,14 @@ def stock_adjust(
             reason=reason[:500],
             actor_id=actor_id,
             actor_email=actor_email[:254],
+        )
+        audit_record(
+            actor=actor_email or str(actor_id or ""),
+            action=kind,
+            target=f"SKU {sku}",
+            target_url=admin_href("inventory", "stock", "stockitem", sku),
+            reason=reason,
+            details={"quantity": quantity, "delta": delta, "on_hand_after": item.on_hand},
         )
         if delta < 0:
             _announce_low_stock({sku: -delta})

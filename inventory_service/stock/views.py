@@ -1,5 +1,5 @@
-"""The inventory API (API.md, "inventory"): views parse input, call one service or selector,
-shape output.
+"""The inventory API (docs/api.md#resources, inventory): views parse input, call one service or
+selector, shape output.
 
 - ``GET {sku}/`` is public, like the catalogue it sits beside: the shop shows what is available.
 - ``GET /`` (the list) and ``GET {sku}/adjustments/`` are for staff: ``inventory_manager``,
@@ -24,8 +24,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from service_kit.api.fields import UUIDListField
-from service_kit.auth.permissions import HasRole, HasScope
+from service_kit.api import UUIDListField
+from service_kit.auth import HasRole, HasScope
 from service_kit.idempotency import idempotent
 
 from . import selectors, services
@@ -96,7 +96,7 @@ class StockItemDetailApi(generics.RetrieveAPIView):
     serializer_class = StockItemSerializer
 
     def get_object(self):
-        return selectors.stock_item_get(sku=self.kwargs["sku"])
+        return services.stock_item_get(sku=self.kwargs["sku"])
 
 
 class AdjustmentListApi(generics.ListAPIView):
@@ -107,6 +107,7 @@ class AdjustmentListApi(generics.ListAPIView):
         return [HasRole(*roles)()]
 
     def get_queryset(self):
+        services.stock_item_get(sku=self.kwargs["sku"])  # 404 for a SKU no product has
         return selectors.adjustment_list(sku=self.kwargs["sku"])
 
     @extend_schema(
@@ -118,13 +119,13 @@ class AdjustmentListApi(generics.ListAPIView):
     )
     @idempotent
     def post(self, request: Request, sku: str) -> Response:
-        selectors.stock_item_get(sku=sku)  # not found comes before validation errors
+        services.stock_item_get(sku=sku)  # not found comes before validation errors
         serializer = AdjustmentCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         adjustment = services.stock_adjust(
             sku=sku,
             **serializer.validated_data,
             actor_id=actor_id(request),
-            actor_email=request.user.email or "",
+            actor_email=getattr(request.user, "email", None) or "",  # a TokenUser's
         )
         return Response(AdjustmentSerializer(adjustment).data, status=status.HTTP_201_CREATED)

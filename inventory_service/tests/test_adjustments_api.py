@@ -3,11 +3,12 @@
 import uuid
 
 import pytest
-from stock.factories import AdjustmentFactory, StockItemFactory
 from stock.models import Adjustment, StockItem
 
-from service_kit.testing.contract import assert_error
+from platform_tools.testing.contract import assert_error
+from service_kit.models import AuditEntry
 
+from .factories import AdjustmentFactory, StockItemFactory
 from .helpers import published
 
 pytestmark = pytest.mark.django_db
@@ -61,6 +62,15 @@ def test_an_adjustment_changes_on_hand_and_is_recorded(mug, manager, kind, quant
     }
     assert on_hand() == after
     assert StockItem.objects.get(sku="MUG").reserved == 4
+    entry = AuditEntry.objects.get()
+    assert (entry.actor, entry.action, entry.target, entry.reason) == (
+        "manager@example.com",
+        kind,
+        "SKU MUG",
+        "count",
+    )
+    assert entry.details == {"quantity": quantity, "delta": delta, "on_hand_after": after}
+    assert entry.target_url == "/admin/inventory/stock/stockitem/MUG/change/"
 
 
 @pytest.mark.parametrize(

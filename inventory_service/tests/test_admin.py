@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 from stock import services
-from stock.factories import AdjustmentFactory, ReservationFactory, StockItemFactory
 from stock.models import Adjustment, Reservation, StockItem
 
+from .factories import AdjustmentFactory, ReservationFactory, StockItemFactory
 from .helpers import published
 
 pytestmark = pytest.mark.django_db
@@ -150,3 +150,13 @@ def test_the_adjustment_history_is_read_only(admin_client):
     adjustment.refresh_from_db()
     assert adjustment.reason == "delivery"
     assert admin_client.get(f"{ADJUSTMENTS}{adjustment.pk}/delete/").status_code == 403
+
+
+def test_a_reservation_links_back_to_its_order(admin_client):
+    reservation = ReservationFactory()
+    link = f'href="/admin/orders/orders/order/{reservation.order_id}/change/"'
+
+    assert link in admin_client.get(RESERVATIONS).content.decode()
+    page = admin_client.get(f"{RESERVATIONS}{reservation.pk}/change/").content.decode()
+    assert link in page
+    assert "Inventory · Commerce platform</title>" in page

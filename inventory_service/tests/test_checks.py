@@ -4,7 +4,7 @@ import pytest
 from stock.checks import reservation_settings_check
 
 
-def ids(settings_changes, settings) -> list[str]:
+def ids(settings_changes, settings) -> list[str | None]:
     for name, value in settings_changes.items():
         setattr(settings, name, value)
     return [message.id for message in reservation_settings_check(None)]

@@ -7,21 +7,20 @@ import json
 import subprocess
 import sys
 import threading
-import time
 import uuid
 
 import pytest
 from django.db import connection
-from stock.factories import StockItemFactory
 from stock.handlers import on_reserve
 from stock.models import Reservation, StockItem
 
-from service_kit.messaging.outbox import relay
+from platform_tools.testing.api import at_once
+from platform_tools.testing.backing import skip_unless
+from platform_tools.testing.processes import Harness, wait_for
+from service_kit.messaging import relay
 from service_kit.platform import BY_NAME
-from service_kit.testing.api import at_once
-from service_kit.testing.backing import skip_unless
-from service_kit.testing.processes import Harness
 
+from .factories import StockItemFactory
 from .helpers import envelope, published
 
 ORDERS = 100
@@ -57,7 +56,7 @@ def test_100_concurrent_orders_for_20_units_on_postgresql_reserve_exactly_20():
         # What a reader sees while the orders run: reserved never above on hand.
         while not done.is_set():
             peaks.append(StockItem.objects.values_list("on_hand", "reserved").get(sku="HOT"))
-            time.sleep(0.002)
+            done.wait(0.002)  # the next sample, or the end as soon as it comes
         connection.close()
 
     watcher = threading.Thread(target=watch)
@@ -98,12 +97,12 @@ def test_concurrent_orders_with_a_short_line_reserve_nothing_of_their_other_line
 SQLITE_ORDERS = """
 import json, os, pathlib, time, uuid
 from stock.services import reservation_reserve
-from service_kit.messaging.outbox import relay
+from service_kit.messaging import relay
 orders = [uuid.UUID(o) for o in os.environ["TEST_ORDERS"].split(",")]
 gate = pathlib.Path(os.environ["TEST_GATE"])
 (gate / f"ready-{os.getpid()}").touch()
-while not (gate / "go").exists():
-    time.sleep(0.002)
+from platform_tools.testing.processes import wait_for
+wait_for(lambda: (gate / "go").exists(), 60, interval=0.002, what="go")
 states = [
     reservation_reserve(order_id=o, lines=[{"sku": "HOT", "quantity": 1}]).state for o in orders
 ]
@@ -137,11 +136,12 @@ def test_100_concurrent_orders_for_20_units_on_sqlite_from_separate_processes(ha
         )
         for share in shares
     ]
-    deadline = time.monotonic() + 60
-    while len(list(gate.glob("ready-*"))) < processes:  # all set up, none started
-        assert time.monotonic() < deadline, "the processes did not get ready"
+
+    def all_ready() -> bool:  # all set up, none started
         assert all(p.poll() is None for p in running), [p.communicate() for p in running]
-        time.sleep(0.05)
+        return len(list(gate.glob("ready-*"))) >= processes
+
+    wait_for(all_ready, 60, interval=0.05, what="the processes to get ready")
     (gate / "go").touch()
     states = []
     for process in running:

@@ -8,14 +8,15 @@ good one, plus a customer's, which is authenticated but refused.
 import json
 
 import pytest
-from stock.factories import StockItemFactory
 
-from service_kit.testing.contract import (
+from platform_tools.testing.contract import (
     TOKEN_CASE_IDS,
     assert_error,
     error_contract_test,
     token_cases,
 )
+
+from .factories import StockItemFactory
 
 test_error_contract = error_contract_test(
     read="/api/v1/inventory/MUG/", write="/api/v1/inventory/MUG/adjustments/"

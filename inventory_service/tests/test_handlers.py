@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.conf import settings
-from stock.factories import StockItemFactory
 from stock.handlers import (
     on_commit,
     on_product_created,
@@ -19,6 +18,7 @@ from stock.models import Reservation, StockItem
 
 from service_kit.models import DeadLetter, ProcessedMessage
 
+from .factories import StockItemFactory
 from .helpers import envelope, published
 
 pytestmark = pytest.mark.django_db

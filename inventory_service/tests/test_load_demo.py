@@ -4,9 +4,10 @@ import io
 
 import pytest
 from django.core.management import call_command
-from stock.factories import StockItemFactory
 from stock.management.commands.load_demo import DEMO_REASON, DEMO_STOCK
 from stock.models import Adjustment, StockItem
+
+from .factories import StockItemFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -12,9 +12,9 @@ import pytest
 from celery import Celery
 from kombu import Connection, Queue
 
-from service_kit.messaging.app import DOMAIN_COMMANDS, DOMAIN_EVENTS
+from platform_tools.testing.processes import wait_for
+from service_kit.messaging import DOMAIN_COMMANDS, DOMAIN_EVENTS
 from service_kit.platform import BY_NAME
-from service_kit.testing.processes import wait_for
 
 PRODUCT, INVENTORY, ORDER = BY_NAME["product"], BY_NAME["inventory"], BY_NAME["order"]
 
@@ -22,7 +22,7 @@ PRODUCT, INVENTORY, ORDER = BY_NAME["product"], BY_NAME["inventory"], BY_NAME["o
 CREATE_PRODUCT = """
 from decimal import Decimal
 from catalogue.services import product_create
-from service_kit.messaging.outbox import relay
+from service_kit.messaging import relay
 product = product_create(sku="{sku}", name="Blue mug", price=Decimal("12.50"))
 relay.flush()
 print("created", product.pk)
@@ -31,8 +31,8 @@ print("created", product.pk)
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
-    from service_kit.testing import backing
-    from service_kit.testing.processes import Harness
+    from platform_tools.testing import backing
+    from platform_tools.testing.processes import Harness
 
     backing.require("postgres", "rabbitmq", "redis")
     harness = Harness(

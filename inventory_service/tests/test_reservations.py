@@ -8,10 +8,10 @@ from django.db import IntegrityError
 from django.test import override_settings
 from django.utils import timezone
 from stock import services
-from stock.factories import StockItemFactory
 from stock.models import Reservation, StockItem
 from stock.tasks import reservations_expire
 
+from .factories import StockItemFactory
 from .helpers import clear_outbox, published
 
 pytestmark = pytest.mark.django_db

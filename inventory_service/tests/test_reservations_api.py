@@ -5,11 +5,11 @@ the staff who read stock may too. The token matrix runs with a service token as 
 import uuid
 
 import pytest
-from stock.factories import ReservationFactory, StockItemFactory
 from stock.models import Reservation
 
-from service_kit.testing.contract import TOKEN_CASE_IDS, assert_error, token_cases
+from platform_tools.testing.contract import TOKEN_CASE_IDS, assert_error, token_cases
 
+from .factories import ReservationFactory, StockItemFactory
 from .helpers import Api
 
 pytestmark = pytest.mark.django_db

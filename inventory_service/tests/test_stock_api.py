@@ -3,9 +3,10 @@
 import pytest
 from django.db import IntegrityError
 from django.utils import timezone
-from stock.factories import StockItemFactory
 
-from service_kit.testing.contract import assert_error
+from platform_tools.testing.contract import assert_error
+
+from .factories import StockItemFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -2,8 +2,7 @@ from datetime import timedelta
 
 from django.conf import settings
 
-from service_kit.messaging import make_celery_app
-from service_kit.messaging.app import tasks_queue_name
+from service_kit.messaging import make_celery_app, tasks_queue_name
 
 app = make_celery_app("order_service.settings")
 app.autodiscover_tasks(["orders"], related_name="tasks")

@@ -16,7 +16,7 @@ globals().update(
             "payment.failed",
             "payment.refunded",
         ],
-        # The saga's timers (ARCHITECTURE.md, "The order saga", 5), in seconds. An order waits
+        # The saga's timers (docs/architecture.md#timers), in seconds. An order waits
         # RESERVE_DEADLINE for inventory's answer, then PAYMENT_DEADLINE for the payment's; the
         # reservation it asks for expires after RESERVATION_EXPIRY, which must be longer than
         # both together (orders/checks.py), so a payment is never taken for released stock.
@@ -28,5 +28,7 @@ globals().update(
         DEADLINE_CHECK_BATCH=env.int("ORDER_DEADLINE_CHECK_BATCH", 200),
         # The reconciliation of confirmed orders against payment_service's captures (0: off).
         RECONCILIATION_INTERVAL=env.float("ORDER_RECONCILIATION_INTERVAL", 300.0),
+        # The staff front page's figures (service_kit.console.api).
+        CONSOLE_FIGURES=["orders.console.figures"],
     )
 )

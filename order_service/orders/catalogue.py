@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from uuid import UUID
 
 from service_kit.api import UpstreamUnavailable
-from service_kit.auth.service_tokens import service_token
+from service_kit.auth import service_token
 from service_kit.http import ServiceClient
 
 logger = logging.getLogger(__name__)

@@ -30,7 +30,7 @@ def saga_timer_check(app_configs, **kwargs) -> list[checks.CheckMessage]:
             checks.Error(
                 "RESERVATION_EXPIRY must be longer than RESERVE_DEADLINE + PAYMENT_DEADLINE: "
                 "a payment could otherwise be taken for a reservation already released.",
-                hint="ARCHITECTURE.md, 'The order saga', timers.",
+                hint="The saga's timers: docs/architecture.md#timers.",
                 id="orders.E002",
             )
         )

@@ -5,7 +5,9 @@ Each is counted once the transaction that decided it commits."""
 from __future__ import annotations
 
 from django.db import transaction
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter
+
+from service_kit.exemplars import Histogram
 
 TRANSITIONS = Counter(
     "order_transitions_total", "Order status changes", ["from_status", "to_status"]

@@ -1,4 +1,4 @@
-"""The periodic reconciliation (ARCHITECTURE.md, "The order saga", 5): every recently finished
+"""The periodic reconciliation (docs/architecture.md#reconciliation): every recently finished
 order against its payment in payment_service and its reservation in inventory_service.
 
 Orders in a final state updated in the last ``hours`` are read in batches of :data:`BATCH`; for
@@ -42,7 +42,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from service_kit.api import UpstreamUnavailable
-from service_kit.auth.service_tokens import service_token
+from service_kit.auth import service_token
 from service_kit.http import ServiceClient
 
 from . import metrics
@@ -142,10 +142,8 @@ def compare(
 ) -> list[tuple[str, dict]]:
     """The disagreements of one final order, as ``(kind, details)``; ``settling``: the order
     changed within the grace period, so a step still in flight explains some of them."""
-    found: list[tuple[str, dict]] = []
     pay_status = payment.get("status") if payment else None
     stock_state = reservation.get("state") if reservation else None
-    refund_pending = order.refund_requested_at is not None and order.refunded_at is None
     base = {
         "status": order.status,
         "total": str(order.total),
@@ -154,44 +152,58 @@ def compare(
         "reservation": stock_state,
     }
     if order.status == S.CONFIRMED:
-        if pay_status not in HELD:
-            # A staff refund answered by payment_service, the order not yet told.
-            if not (settling and refund_pending and pay_status == "REFUNDED"):
-                found.append((Kind.CONFIRMED_NOT_CAPTURED, base))
-        elif _amount(payment["amount"]) != order.total or payment.get("currency") != order.currency:
-            found.append(
-                (
-                    Kind.AMOUNT_DIFFERS,
-                    {
-                        **base,
-                        "captured": str(payment["amount"]),
-                        "captured_currency": payment.get("currency"),
-                    },
-                )
-            )
-        elif order.refunded != (_amount(payment.get("refunded_amount")) or 0) and not settling:
-            # A partial refund is no mismatch as long as the order was told of it (in flight:
-            # payment.refunded on its way).
-            found.append(
-                (
-                    Kind.REFUND_DIFFERS,
-                    {
-                        **base,
-                        "refunded": str(order.refunded),
-                        "payment_refunded": str(payment.get("refunded_amount")),
-                    },
-                )
-            )
+        found = _confirmed_payment_problems(order, payment, base, settling=settling)
         # In flight: inventory.commit sent, inventory.committed (or its refusal) not back yet.
         commit_pending = settling and order.stock_committed_at is None
         if stock_state != "COMMITTED" and not commit_pending:
             found.append((Kind.CONFIRMED_NOT_COMMITTED, base))
         return found
+    return _unconfirmed_problems(order, payment, stock_state, base, settling=settling)
+
+
+def _refund_pending(order: Order) -> bool:
+    return order.refund_requested_at is not None and order.refunded_at is None
+
+
+def _confirmed_payment_problems(
+    order: Order, payment: dict | None, base: dict, *, settling: bool
+) -> list[tuple[str, dict]]:
+    """A confirmed order's payment: held, for the order's total, refunded as far as it knows."""
+    pay_status = base["payment"]
+    if payment is None or pay_status not in HELD:
+        # A staff refund answered by payment_service, the order not yet told.
+        if settling and _refund_pending(order) and pay_status == "REFUNDED":
+            return []
+        return [(Kind.CONFIRMED_NOT_CAPTURED, base)]
+    if _amount(payment["amount"]) != order.total or payment.get("currency") != order.currency:
+        details = {
+            **base,
+            "captured": str(payment["amount"]),
+            "captured_currency": payment.get("currency"),
+        }
+        return [(Kind.AMOUNT_DIFFERS, details)]
+    if order.refunded != (_amount(payment.get("refunded_amount")) or 0) and not settling:
+        # A partial refund is no mismatch as long as the order was told of it (in flight:
+        # payment.refunded on its way).
+        details = {
+            **base,
+            "refunded": str(order.refunded),
+            "payment_refunded": str(payment.get("refunded_amount")),
+        }
+        return [(Kind.REFUND_DIFFERS, details)]
+    return []
+
+
+def _unconfirmed_problems(
+    order: Order, payment: dict | None, stock_state: str | None, base: dict, *, settling: bool
+) -> list[tuple[str, dict]]:
+    """A cancelled, failed or refunded order: no money held, no stock committed."""
+    found: list[tuple[str, dict]] = []
     held = net_capture(payment)
     if held > 0:
         # A refund asked for and not yet answered, or a success on its way to a finished order
         # (refunded as late when it arrives).
-        in_flight = refund_pending or order.paid_at is None
+        in_flight = _refund_pending(order) or order.paid_at is None
         if not (settling and in_flight):
             found.append((Kind.CAPTURED_NOT_CONFIRMED, {**base, "captured": str(held)}))
     if stock_state == "COMMITTED" and order.status != S.REFUNDED:

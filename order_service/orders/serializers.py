@@ -26,7 +26,8 @@ class ShippingAddressSerializer(serializers.Serializer):
 class OrderCreateSerializer(serializers.Serializer):
     """The request: prices come from the catalogue, never from the client."""
 
-    lines = OrderLineInputSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
+    # many=True: the ListSerializer made takes max_length (the stubs know the child's arguments)
+    lines = OrderLineInputSerializer(many=True, allow_empty=False, max_length=MAX_LINES)  # type: ignore[call-arg]
     shipping_address = ShippingAddressSerializer()
     payment_token = serializers.CharField(max_length=200)
 

@@ -1,4 +1,4 @@
-"""Writes: placing an order and the order saga (ARCHITECTURE.md, "The order saga").
+"""Writes: placing an order and the order saga (docs/architecture.md#the-order-saga).
 
 Every status change goes through :func:`order_transition`, the one place that knows the allowed
 transitions, records the step in the history, announces the order's fact event and counts it.
@@ -26,6 +26,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from service_kit.audit import audit_record, reason_required
+from service_kit.console import admin_href
 from service_kit.messaging import publish_event, send_command
 
 from . import catalogue, metrics
@@ -52,7 +54,7 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
 #: Where the saga ends (its duration is measured up to the first of them).
 SAGA_ENDS = frozenset({S.CONFIRMED, S.REJECTED, S.CANCELLED, S.FAILED, S.REFUNDED})
 #: The order's fact event for each status reached.
-STATUS_EVENTS = {
+STATUS_EVENTS: dict[str, str] = {
     S.CONFIRMED: "order.confirmed",
     S.REJECTED: "order.rejected",
     S.CANCELLED: "order.cancelled",
@@ -114,16 +116,12 @@ def order_transition(*, order: Order, to: str, reason: str, actor: str) -> bool:
     return True
 
 
-def can_transition(order: Order, to: str) -> bool:
-    return to in ALLOWED_TRANSITIONS[order.status]
-
-
 # -- placing an order ------------------------------------------------------------------------------
 
 
 def order_place(
     *,
-    customer_id: UUID,
+    customer_id: UUID | str,
     customer_email: str,
     lines: Iterable[Mapping[str, Any]],
     shipping_address: Mapping[str, Any],
@@ -188,7 +186,7 @@ def order_place(
         for row in rows:
             row.order = order
         OrderLine.objects.bulk_create(rows)
-        OrderTransition.objects.create(
+        created = OrderTransition.objects.create(
             order=order, from_status="", to_status=S.PENDING, at=now, reason=CREATED, actor=actor
         )
         publish_event(
@@ -215,16 +213,22 @@ def order_place(
         "order.created",
         extra={"order_id": str(order.pk), "customer_id": str(customer_id), "total": str(total)},
     )
+    # Its lines and history are the rows just written: the answer needs no second read of them
+    # (what prefetch_related would have put there: the serializer's .all() reads this cache).
+    order._prefetched_objects_cache = {"lines": rows, "transitions": [created]}  # type: ignore[attr-defined]  # Django sets it on a model when it prefetches
     return order
 
 
 def _send_reserve(order: Order, rows: Iterable[OrderLine]) -> None:
+    expires_at = order.reservation_expires_at
+    if expires_at is None:  # set when the order is placed
+        raise ValueError(f"order {order.pk} has no reservation deadline")
     send_command(
         "inventory.reserve",
         {
             "order_id": order.pk,
             "lines": [{"sku": row.sku, "quantity": row.quantity} for row in rows],
-            "expires_at": order.reservation_expires_at.isoformat(),
+            "expires_at": expires_at.isoformat(),
         },
     )
 
@@ -535,7 +539,8 @@ def order_cancel(*, order_id: UUID, actor: str, staff: bool, reason: str = "") -
             if order.paid_at is not None:
                 _refund(order, reason="order cancelled")
         elif order.status == S.CONFIRMED and staff:
-            _refund_requested(order, reason=reason or "cancelled after confirmation", actor=actor)
+            # money goes back: staff say why (the audit trail)
+            _refund_requested(order, reason=reason_required(reason), actor=actor)
         elif order.status != S.CANCELLED:
             raise TransitionNotAllowed(
                 f"An order in {order.status} cannot be cancelled"
@@ -556,13 +561,22 @@ def order_refund(*, order_id: UUID, actor: str, reason: str = "") -> Order:
                 f"Only a CONFIRMED order is refunded, not one in {order.status}.",
                 details={"from": order.status, "to": S.REFUNDED},
             )
-        _refund_requested(order, reason=reason or "refunded by staff", actor=actor)
+        _refund_requested(order, reason=reason_required(reason), actor=actor)
     return order
 
 
 def _refund_requested(order: Order, *, reason: str, actor: str) -> None:
     if _refund(order, reason=reason):
         logger.info("order.refund_requested", extra={"order_id": str(order.pk), "actor": actor})
+        if actor.startswith("staff:"):  # a staff action that moves money: the audit trail
+            audit_record(
+                actor=actor.removeprefix("staff:"),
+                action="refund",
+                target=f"order {order.pk}",
+                target_url=admin_href("order", "orders", "order", order.pk),
+                reason=reason,
+                details={"amount": f"{order.total:.2f}", "currency": order.currency},
+            )
 
 
 def order_retry_step(*, order_id: UUID, actor: str) -> str:

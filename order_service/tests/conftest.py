@@ -6,10 +6,9 @@ import socket
 import uuid
 
 import pytest
-from django.conf import settings
 
-from service_kit.http import breaker_for
-from service_kit.testing.tokens import TokenMint
+from platform_tools.testing.stubs import reset_breaker, upstream_stub
+from platform_tools.testing.tokens import TokenMint
 
 from .helpers import Api, CatalogueStub
 
@@ -47,24 +46,11 @@ def customer(as_user) -> Api:
     return as_user("customer", email="ada@example.com")
 
 
-def _reset_breaker() -> None:
-    config = settings.HTTP_CLIENT
-    breaker_for(
-        "product",
-        failures=config["BREAKER_FAILURES"],
-        reset_timeout=config["BREAKER_RESET_TIMEOUT"],
-    ).reset()
-
-
 @pytest.fixture
 def catalogue(settings):
     """product_service replaced by a local HTTP stub for the batch read."""
-    stub = CatalogueStub()
-    settings.UPSTREAMS = {**settings.UPSTREAMS, "product": stub.start()}
-    _reset_breaker()
-    yield stub
-    stub.stop()
-    _reset_breaker()
+    with upstream_stub(settings, "product", CatalogueStub()) as stub:
+        yield stub
 
 
 @pytest.fixture
@@ -74,6 +60,6 @@ def catalogue_down(settings):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     settings.UPSTREAMS = {**settings.UPSTREAMS, "product": f"http://127.0.0.1:{port}"}
-    _reset_breaker()
+    reset_breaker("product")
     yield
-    _reset_breaker()
+    reset_breaker("product")

@@ -6,9 +6,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from platform_tools.testing.stubs import JsonStub
 from service_kit.messaging import Envelope
 from service_kit.models import OutboxMessage
-from service_kit.testing.stubs import JsonStub
 
 
 @dataclass

@@ -3,17 +3,18 @@ from datetime import timedelta
 
 from django.utils import timezone
 from orders import services
-from orders.factories import OrderFactory
 from orders.models import ReconciliationMismatch
 
+from platform_tools.testing.secrets import admin_pages_test
 from service_kit.models import OutboxMessage
-from service_kit.testing.secrets import admin_pages_test
+
+from .factories import OrderFactory
 
 
 def charge_sent() -> OutboxMessage:
     """The outbox row the saga writes when stock is reserved: ``payment.charge``, whose payload
     carries the customer's card token."""
-    order = OrderFactory()
+    order = OrderFactory.create()
     services.reservation_reserved(
         order_id=order.pk,
         reservation_id=uuid.uuid4(),
@@ -24,7 +25,7 @@ def charge_sent() -> OutboxMessage:
 
 
 def mismatch_found() -> ReconciliationMismatch:
-    order = OrderFactory(status="CONFIRMED")
+    order = OrderFactory.create(status="CONFIRMED")
     return ReconciliationMismatch.objects.create(
         order_id=order.pk,
         kind=ReconciliationMismatch.Kind.CONFIRMED_NOT_CAPTURED,
@@ -33,7 +34,7 @@ def mismatch_found() -> ReconciliationMismatch:
 
 
 test_no_admin_page_shows_a_secret = admin_pages_test(
-    factories=["orders.factories"],
+    factories=["tests.factories"],
     make={
         "service_kit.outboxmessage": charge_sent,
         "orders.reconciliationmismatch": mismatch_found,

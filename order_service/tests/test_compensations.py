@@ -7,13 +7,13 @@ import pytest
 from django.utils import timezone
 from orders import services
 from orders.errors import TransitionNotAllowed
-from orders.factories import OrderFactory
 from orders.models import OrderStatus
 from orders.tasks import deadlines_enforce
 
 from service_kit.messaging import sweep
 from service_kit.redaction import REDACTED
 
+from .factories import OrderFactory
 from .helpers import published
 
 pytestmark = pytest.mark.django_db
@@ -104,7 +104,7 @@ def test_staff_cancel_a_confirmed_order_by_refunding_it_then_it_is_refunded():
     order = OrderFactory(status=S.CONFIRMED, paid_at=timezone.now())
 
     services.order_cancel(order_id=order.pk, actor="staff:m", staff=True, reason="damaged")
-    services.order_refund(order_id=order.pk, actor="staff:m")  # asked again: nothing more
+    services.order_refund(order_id=order.pk, actor="staff:m", reason="again")  # nothing more
 
     order.refresh_from_db()
     assert order.status == S.CONFIRMED

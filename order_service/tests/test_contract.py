@@ -2,7 +2,7 @@
 
 import uuid
 
-from service_kit.testing.contract import error_contract_test, token_matrix_test
+from platform_tools.testing.contract import error_contract_test, token_matrix_test
 
 MISSING = uuid.UUID("00000000-0000-4000-8000-00000000dead")
 

@@ -10,7 +10,6 @@ from decimal import Decimal
 import pytest
 from django.conf import settings
 from django.utils import timezone
-from orders.factories import OrderFactory
 from orders.handlers import (
     on_inventory_committed,
     on_inventory_rejected,
@@ -22,6 +21,7 @@ from orders.handlers import (
 )
 from orders.models import Order, OrderStatus, OrderTransition
 
+from .factories import OrderFactory
 from .helpers import envelope, published
 
 pytestmark = pytest.mark.django_db
@@ -414,3 +414,41 @@ def test_a_whole_saga_history_reads_in_order():
         "order.confirmed",
         "inventory.commit",
     ]
+
+
+# -- versions: a newer minor, a second major beside the first, an unknown major ------------------
+
+
+@pytest.fixture
+def v2_beside_v1():
+    """Adds major 2 of payment.succeeded beside major 1 when called (a producer's migration)."""
+    from service_kit.messaging import registry
+
+    message_type = registry["payment.succeeded"]
+    schema = {"type": "object", "required": ["order"], "properties": {"order": {"type": "string"}}}
+    yield lambda: registry.register("payment.succeeded", schema, owner="payment", version="2.0")
+    message_type.contracts.pop(2, None)
+
+
+def test_order_reads_any_minor_of_major_1_and_skips_major_2_sent_beside_it(v2_beside_v1):
+    from service_kit.models import DeadLetter
+
+    order = OrderFactory(status=S.PAYMENT_PENDING, payment_token="")
+    v1_3, v2, v3 = succeeded(order), succeeded(order), succeeded(order)
+    v1_3 = {**v1_3, "version": "1.3", "data": {**v1_3["data"], "card_brand": "visa"}}
+    v2 = {**v2, "version": "2.0", "data": {"order": str(order.pk)}}
+    v3 = {**v3, "version": "3.0"}
+    v2_beside_v1()
+
+    assert on_payment_succeeded.apply(args=[v2]).get() == "other_major"
+    order.refresh_from_db()
+    assert order.status == S.PAYMENT_PENDING
+
+    assert on_payment_succeeded.apply(args=[v1_3]).get() == "applied"
+    order.refresh_from_db()
+    assert order.status == S.CONFIRMED
+
+    assert on_payment_succeeded.apply(args=[v3]).get() == "unknown_version"
+    letter = DeadLetter.objects.get(message_id=v3["id"])
+    assert letter.reason == "unknown_version"
+    assert "major 3 is unknown here (known: 1, 2)" in letter.error

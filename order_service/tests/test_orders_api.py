@@ -7,12 +7,12 @@ from decimal import Decimal
 import pytest
 from django.conf import settings
 from orders import services
-from orders.factories import OrderFactory
 from orders.models import Order, OrderStatus, OrderTransition
 
+from platform_tools.testing.contract import assert_error
 from service_kit.models import OutboxMessage
-from service_kit.testing.contract import assert_error
 
+from .factories import ADDRESS, OrderFactory
 from .helpers import published
 
 pytestmark = pytest.mark.django_db
@@ -20,15 +20,6 @@ pytestmark = pytest.mark.django_db
 MUG = "00000000-0000-4000-8000-000000000001"
 LAMP = "00000000-0000-4000-8000-000000000002"
 OLD = "00000000-0000-4000-8000-000000000003"
-ADDRESS = {
-    "name": "Ada Lovelace",
-    "line1": "1 Analytical Way",
-    "line2": "",
-    "city": "London",
-    "region": "",
-    "postal_code": "N1 1AA",
-    "country": "GB",
-}
 URL = "/api/v1/orders/"
 
 
@@ -93,6 +84,8 @@ def test_placing_an_order_snapshots_prices_and_asks_for_stock(customer, products
         "created_at",
         "updated_at",
     }
+    # The answer is the order as stored: what its detail reads back, byte for byte.
+    assert customer.get(response["Location"]).json() == data
     # One batch read of the catalogue.
     [request] = products.requests
     assert request["path"] == "/api/v1/products/"
@@ -301,3 +294,16 @@ def test_an_order_manager_cancels_a_confirmed_order_with_a_refund(as_user):
             },
         )
     ]
+
+
+def test_placing_an_order_answers_without_reading_it_back(customer, products):
+    """The order's rows are written, never selected again: the answer is built from them."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        response = customer.post(URL, body((MUG, 1)))
+    assert response.status_code == 201, response.content
+    reads = [q["sql"] for q in queries if q["sql"].startswith("SELECT") and "orders_" in q["sql"]]
+    assert reads == []
+    assert len(response.json()["history"]) == 1 and len(response.json()["lines"]) == 1

@@ -11,16 +11,16 @@ from urllib.parse import urlencode
 import pytest
 from django.utils import timezone
 from orders import reconciliation
-from orders.factories import OrderFactory
 from orders.handlers import on_payment_refunded
 from orders.models import Order, OrderStatus, ReconciliationMismatch
 from orders.reconciliation import reconcile_orders
 from orders.tasks import reconcile
 
+from platform_tools.testing.stubs import JsonStub
 from service_kit.api import UpstreamUnavailable
 from service_kit.http import breaker_for
-from service_kit.testing.stubs import JsonStub
 
+from .factories import OrderFactory
 from .helpers import envelope
 
 pytestmark = pytest.mark.django_db
@@ -115,7 +115,9 @@ def held(reservations: BatchStub, order: Order, state: str) -> None:
 
 def confirmed(**fields) -> Order:
     now = timezone.now()
-    return settled(OrderFactory(status=S.CONFIRMED, paid_at=now, stock_committed_at=now, **fields))
+    return settled(
+        OrderFactory.create(status=S.CONFIRMED, paid_at=now, stock_committed_at=now, **fields)
+    )
 
 
 def mismatches() -> list[tuple[uuid.UUID, str]]:

@@ -2,10 +2,10 @@
 
 import pytest
 from orders.errors import TransitionNotAllowed
-from orders.factories import OrderFactory
 from orders.models import OrderStatus, OrderTransition
 from orders.services import ALLOWED_TRANSITIONS, STATUS_EVENTS, order_transition
 
+from .factories import OrderFactory
 from .helpers import published
 
 pytestmark = pytest.mark.django_db

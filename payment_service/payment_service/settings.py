@@ -23,5 +23,7 @@ globals().update(
             "PROVIDER_RETRIES": env.int("PAYMENT_PROVIDER_RETRIES", 2),
             "PROVIDER_RETRY_BACKOFF": env.float("PAYMENT_PROVIDER_RETRY_BACKOFF", 0.1),
         },
+        # The staff front page's figures (service_kit.console.api).
+        CONSOLE_FIGURES=["payments.console.figures"],
     )
 )

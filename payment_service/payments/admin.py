@@ -20,6 +20,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from rest_framework.exceptions import APIException
 
+from service_kit.console import admin_link, money_display
+
 from . import services
 from .models import Payment, Refund
 
@@ -70,12 +72,11 @@ class RefundForm(forms.Form):
 class PaymentAdmin(admin.ModelAdmin):
     list_display = (
         "id",
-        "order_id",
-        "amount",
-        "currency",
+        "order",
+        "amount_shown",
         "status",
         "failure_code",
-        "refunded_amount",
+        "refunded_shown",
         "created_at",
     )
     list_filter = ("status", "currency", "created_at")
@@ -83,13 +84,12 @@ class PaymentAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     fields = (
         "id",
-        "order_id",
-        "customer_id",
-        "amount",
-        "currency",
+        "order",
+        "customer",
+        "amount_shown",
         "status",
         "failure_code",
-        "refunded_amount",
+        "refunded_shown",
         "provider",
         "provider_reference",
         "provider_answer",
@@ -100,6 +100,22 @@ class PaymentAdmin(admin.ModelAdmin):
     readonly_fields = fields
     inlines = [RefundInline]
     actions = ["refund_selected"]
+
+    @admin.display(description="order")
+    def order(self, obj: Payment) -> str:
+        return admin_link("order", "orders", "order", obj.order_id)
+
+    @admin.display(description="customer")
+    def customer(self, obj: Payment) -> str:
+        return admin_link("user", "profiles", "profile", obj.customer_id)
+
+    @admin.display(description="amount", ordering="amount")
+    def amount_shown(self, obj: Payment) -> str:
+        return money_display(obj.amount, obj.currency)
+
+    @admin.display(description="refunded", ordering="refunded_amount")
+    def refunded_shown(self, obj: Payment) -> str:
+        return money_display(obj.refunded_amount, obj.currency)
 
     @admin.display(description="provider's raw response")
     def provider_answer(self, obj: Payment) -> str:

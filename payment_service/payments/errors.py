@@ -1,9 +1,8 @@
-"""The errors payments' services raise, in the platform's vocabulary (codes from API.md)."""
+"""The errors payments' services raise, in the platform's vocabulary (codes: docs/api.md#errors)."""
 
 from __future__ import annotations
 
-from service_kit.api import Conflict, InvalidInput, NotFound
-from service_kit.api.errors import UpstreamTimeout, UpstreamUnavailable
+from service_kit.api import Conflict, InvalidInput, NotFound, UpstreamTimeout, UpstreamUnavailable
 
 __all__ = [
     "AmountMismatch",

@@ -1,4 +1,4 @@
-"""The order saga's commands to payment_service (ARCHITECTURE.md, "The order saga").
+"""The order saga's commands to payment_service (docs/architecture.md#the-order-saga).
 
 The kit runs each handler in a transaction with its inbox record, drops redelivered messages,
 retries a handler that raises (on the command's own queue) and dead-letters it in the end;

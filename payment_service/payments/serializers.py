@@ -1,11 +1,12 @@
 from decimal import Decimal
+from typing import Any
 
 from rest_framework import serializers
 
 from .models import Payment, Refund
 from .services import MAX_AMOUNT
 
-_money = {
+_money: dict[str, Any] = {
     "max_digits": 12,
     "decimal_places": 2,
     "min_value": Decimal("0.01"),

@@ -39,7 +39,9 @@ from uuid import UUID
 from django.conf import settings
 from django.db import transaction
 
-from service_kit.api.errors import IdempotencyKeyReused
+from service_kit.api import IdempotencyKeyReused
+from service_kit.audit import audit_record, reason_required
+from service_kit.console import admin_href
 from service_kit.messaging import publish_event
 
 from . import metrics
@@ -262,7 +264,11 @@ def _refund(
     actor_id: UUID | None = None,
     actor_email: str = "",
 ) -> Refund:
-    """Refund a payment locked by the caller's transaction, once per ``request_key``."""
+    """Refund a payment locked by the caller's transaction, once per ``request_key``. Staff's
+    (the API's and the admin's) must say why, and are recorded in the audit trail."""
+    by_staff = source != Refund.Source.COMMAND
+    if by_staff:
+        reason = reason_required(reason)
     if payment.status not in CAPTURED:
         raise NotRefundable(details={"status": payment.status})
     refundable = payment.refundable_amount
@@ -274,11 +280,14 @@ def _refund(
             f"At most {refundable:.2f} {payment.currency} can still be refunded.",
             details={"refundable": f"{refundable:.2f}", "currency": payment.currency},
         )
+    reference = payment.provider_reference
+    if reference is None:  # a payment with something to refund was captured: it has one
+        raise ValueError(f"payment {payment.pk} has no provider reference")
     provider = get_provider()
     try:
         result = _with_retries(
             lambda: provider.refund(
-                charge_reference=payment.provider_reference,
+                charge_reference=reference,
                 amount=amount,
                 currency=payment.currency,
                 idempotency_key=refund_idempotency_key(payment.pk, request_key),
@@ -315,6 +324,20 @@ def _refund(
         else PaymentStatus.PARTIALLY_REFUNDED
     )
     payment.save(update_fields=["refunded_amount", "status"])
+    if by_staff:
+        audit_record(
+            actor=actor_email or str(actor_id or ""),
+            action="refund",
+            target=f"payment {payment.pk} (order {payment.order_id})",
+            target_url=admin_href("payment", "payments", "payment", payment.pk),
+            reason=reason,
+            details={
+                "amount": f"{amount:.2f}",
+                "currency": payment.currency,
+                "source": source,
+                "order_id": payment.order_id,
+            },
+        )
     metrics.count_refund(source)
     _announce_refund(payment, refund)
     logger.info(

@@ -1,5 +1,5 @@
-"""The payments API (API.md, "payments"): views parse input, call one service or selector, shape
-output.
+"""The payments API (docs/api.md#resources, payments): views parse input, call one service or
+selector, shape output.
 
 - ``POST /payments/`` is order_service's: a service token with the ``payments:charge`` scope (a
   person's token, customer or staff, gets 403). ``Idempotency-Key`` is required. 201 when this
@@ -18,14 +18,20 @@ import hashlib
 import uuid
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from service_kit.api.fields import UUIDListField
-from service_kit.auth.permissions import HasRole, HasScope, IsUser
+from service_kit.api import UUIDListField
+from service_kit.auth import HasRole, HasScope, IsUser
 from service_kit.idempotency import HEADER, caller_of, idempotent
 
 from . import selectors, services
@@ -141,6 +147,25 @@ class PaymentListApi(generics.ListAPIView):
         )
 
 
+#: The example of the API reference (docs/api.md#the-api-reference).
+PAYMENT_EXAMPLE = OpenApiExample(
+    "A card payment that succeeded",
+    response_only=True,
+    status_codes=["200"],
+    value={
+        "id": "6e0c2f4a-8b1d-4c3e-9f5a-0b7d2e4c6a81",
+        "order_id": "3f2b8c1e-5a4d-4e7b-9c61-2d8f0a7b6c15",
+        "amount": "25.00",
+        "currency": "EUR",
+        "status": "SUCCEEDED",
+        "failure_code": "",
+        "refunded_amount": "0.00",
+        "created_at": "2026-12-07T08:00:01Z",
+    },
+)
+
+
+@extend_schema_view(get=extend_schema(examples=[PAYMENT_EXAMPLE]))
 class PaymentDetailApi(generics.RetrieveAPIView):
     permission_classes = [IsUser]
     serializer_class = PaymentSerializer
@@ -171,7 +196,7 @@ class RefundCreateApi(generics.GenericAPIView):
             **serializer.validated_data,
             source=Refund.Source.API,
             actor_id=actor_id(request),
-            actor_email=request.user.email or "",
+            actor_email=getattr(request.user, "email", None) or "",  # a TokenUser's
             request_key=refund_request_key(request),
         )
         refund.payment.refresh_from_db()

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from service_kit.testing.tokens import TokenMint
+from platform_tools.testing.tokens import TokenMint
 
 from .helpers import Api
 

@@ -5,9 +5,11 @@ import re
 from decimal import Decimal
 
 import pytest
-from payments.factories import PaymentFactory
 from payments.models import PaymentStatus, Refund
 
+from service_kit.models import AuditEntry
+
+from .factories import PaymentFactory
 from .helpers import published
 
 pytestmark = pytest.mark.django_db
@@ -63,6 +65,8 @@ def test_a_refund_in_the_admin_goes_through_the_service(admin_client):
     refund = Refund.objects.get()
     assert (refund.source, refund.reason) == ("admin", "goodwill")
     assert [t for t, _ in published()] == ["payment.refunded"]
+    entry = AuditEntry.objects.get()
+    assert (entry.action, entry.reason, entry.details["source"]) == ("refund", "goodwill", "admin")
 
 
 def test_the_refund_form_sent_twice_refunds_once(admin_client):
@@ -79,6 +83,7 @@ def test_the_refund_form_sent_twice_refunds_once(admin_client):
     payment.refresh_from_db()
     assert payment.refunded_amount == Decimal("4.00")
     assert Refund.objects.count() == 1
+    assert AuditEntry.objects.count() == 1
 
 
 def test_an_over_refund_in_the_admin_is_refused_on_the_form(admin_client):
@@ -91,3 +96,14 @@ def test_an_over_refund_in_the_admin_is_refused_on_the_form(admin_client):
     assert response.status_code == 200
     assert b"At most 25.00 EUR can still be refunded." in response.content
     assert not Refund.objects.exists()
+
+
+def test_a_payment_links_back_to_its_order_and_customer_and_shows_its_currency(admin_client):
+    payment = PaymentFactory(amount=Decimal("25.00"), currency="EUR")
+
+    page = admin_client.get(f"{PAYMENTS}{payment.pk}/change/").content.decode()
+
+    assert f'href="/admin/orders/orders/order/{payment.order_id}/change/"' in page
+    assert f'href="/admin/users/profiles/profile/{payment.customer_id}/change/"' in page
+    assert "25.00 EUR" in page
+    assert "<title>" in page and "Payments · Commerce platform</title>" in page

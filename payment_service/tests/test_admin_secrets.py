@@ -1,8 +1,8 @@
 import uuid
 
-from service_kit.messaging.envelope import Envelope
+from platform_tools.testing.secrets import admin_pages_test
+from service_kit.messaging import Envelope
 from service_kit.models import DeadLetter
-from service_kit.testing.secrets import admin_pages_test
 
 
 def charge_dead_lettered() -> DeadLetter:
@@ -29,5 +29,5 @@ def charge_dead_lettered() -> DeadLetter:
 
 
 test_no_admin_page_shows_a_secret = admin_pages_test(
-    factories=["payments.factories"], make={"service_kit.deadletter": charge_dead_lettered}
+    factories=["tests.factories"], make={"service_kit.deadletter": charge_dead_lettered}
 )

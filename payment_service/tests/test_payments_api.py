@@ -8,21 +8,22 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test import Client
-from payments.factories import PaymentFactory
 from payments.models import Payment, PaymentStatus, Refund
 from payments.providers.sandbox import SandboxProvider
 from payments.services import charge_idempotency_key
 
-from service_kit.messaging.outbox import relay
-from service_kit.testing.api import at_once
-from service_kit.testing.backing import skip_unless
-from service_kit.testing.contract import (
+from platform_tools.testing.api import at_once
+from platform_tools.testing.backing import skip_unless
+from platform_tools.testing.contract import (
     TOKEN_CASE_IDS,
     assert_error,
     token_cases,
     token_matrix_test,
 )
+from service_kit.messaging import relay
+from service_kit.models import AuditEntry
 
+from .factories import PaymentFactory
 from .helpers import Api, published
 
 pytestmark = pytest.mark.django_db
@@ -377,6 +378,31 @@ def test_a_payment_manager_refunds_part_of_a_payment(as_user):
         "payment": body_of(payment),
     }
     assert (payment.status, payment.refunded_amount) == ("PARTIALLY_REFUNDED", Decimal("5.00"))
+    # the audit trail: who, when, what and why
+    entry = AuditEntry.objects.get()
+    assert (entry.actor, entry.action, entry.reason) == (
+        "refunds@example.com",
+        "refund",
+        "scratched",
+    )
+    assert entry.target_url == f"/admin/payments/payments/payment/{payment.pk}/change/"
+    assert entry.details == {
+        "amount": "5.00",
+        "currency": "EUR",
+        "source": "api",
+        "order_id": str(payment.order_id),
+    }
+
+
+def test_a_refund_without_a_reason_is_refused_before_any_money_moves(as_user):
+    payment = PaymentFactory(amount=Decimal("25.00"))
+    manager = as_user("payment_manager", email="refunds@example.com")
+
+    response = manager.post(f"{LIST}{payment.pk}/refunds/", {"amount": "5.00", "reason": "  "})
+
+    assert response.status_code == 400
+    assert "reason" in response.json()["error"]["details"]
+    assert not Refund.objects.exists() and not AuditEntry.objects.exists()
 
 
 def test_an_over_refund_is_a_conflict(as_user):

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from service_kit.testing.permissions import permission_matrix_tests
+from platform_tools.testing.permissions import permission_matrix_tests
 
 (
     test_admin_models_all_listed,

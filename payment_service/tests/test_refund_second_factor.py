@@ -6,11 +6,11 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from payments.factories import PaymentFactory
 from payments.models import Refund
 
-from service_kit.testing.contract import assert_error
+from platform_tools.testing.contract import assert_error
 
+from .factories import PaymentFactory
 from .helpers import Api
 
 pytestmark = pytest.mark.django_db

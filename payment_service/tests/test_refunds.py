@@ -7,13 +7,13 @@ from decimal import Decimal
 import pytest
 from django.db import transaction
 from payments.errors import NotRefundable, RefundExceedsCaptured
-from payments.factories import PaymentFactory
 from payments.handlers import on_refund
 from payments.models import Payment, PaymentStatus, Refund
 from payments.services import refund_create
 
-from service_kit.api.errors import IdempotencyKeyReused
+from service_kit.api import IdempotencyKeyReused
 
+from .factories import PaymentFactory
 from .helpers import envelope, published
 
 pytestmark = pytest.mark.django_db

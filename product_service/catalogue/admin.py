@@ -14,6 +14,7 @@ from django.db.models import QuerySet
 from django.utils.html import format_html
 
 from service_kit.api import ApplicationError
+from service_kit.audit import REASON_MISSING
 
 from . import selectors, services
 from .images import image_check
@@ -163,8 +164,31 @@ class ProductImageInline(admin.TabularInline):
         )
 
 
+class ProductAdminForm(forms.ModelForm):
+    """The change form asks why when the price or currency changes (the audit trail)."""
+
+    reason = forms.CharField(
+        required=False,
+        max_length=500,
+        help_text="Required when the price or currency changes: why (kept in the audit trail).",
+    )
+
+    class Meta:
+        model = Product
+        fields = ("price", "currency")  # the admin's own fields win
+
+    def clean(self):
+        cleaned = super().clean() or self.cleaned_data
+        # only a valid new price needs a reason (an invalid one is refused for itself)
+        repriced = {"price", "currency"} & set(self.changed_data) & set(cleaned)
+        if not self.instance._state.adding and repriced and not cleaned.get("reason", "").strip():
+            self.add_error("reason", REASON_MISSING)
+        return cleaned
+
+
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
+    form = ProductAdminForm
     list_display = (
         "sku",
         "name",
@@ -176,7 +200,8 @@ class ProductAdmin(admin.ModelAdmin):
         "deleted_at",
     )
     list_display_links = ("sku", "name")
-    list_editable = ("price", "is_active")
+    # The price changes on the change form only, where the reason is asked.
+    list_editable = ("is_active",)
     list_filter = (DeletedFilter, "is_active", "category")
     list_select_related = ("category",)
     search_fields = ("sku", "name", "slug", "description")
@@ -188,6 +213,7 @@ class ProductAdmin(admin.ModelAdmin):
         "category",
         "price",
         "currency",
+        "reason",
         "is_active",
         "description",
         "attributes",
@@ -216,7 +242,7 @@ class ProductAdmin(admin.ModelAdmin):
     def get_changelist_form(self, request, **kwargs):
         base = super().get_changelist_form(request, **kwargs)
 
-        class ChangelistForm(base):
+        class ChangelistForm(base):  # type: ignore[misc,valid-type]  # made at run time
             def __init__(self, *args, **kwargs):
                 super().__init__(*args, **kwargs)
                 if self.instance.is_deleted:  # listed under the "deleted" filter: read-only
@@ -234,7 +260,12 @@ class ProductAdmin(admin.ModelAdmin):
                 for name in form.changed_data
                 if name in services.PRODUCT_FIELDS
             }
-            saved = services.product_update(product_id=obj.pk, changes=changes)
+            saved = services.product_update(
+                product_id=obj.pk,
+                changes=changes,
+                actor=request.user.email or str(request.user),
+                reason=form.cleaned_data.get("reason"),
+            )
         else:
             data = {
                 name: form.cleaned_data[name] for name in CREATE_FIELDS if name in form.cleaned_data

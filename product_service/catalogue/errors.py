@@ -1,4 +1,4 @@
-"""The errors the catalogue raises, in the platform's vocabulary (codes from API.md)."""
+"""The errors the catalogue raises, in the platform's vocabulary (codes: docs/api.md#errors)."""
 
 from __future__ import annotations
 

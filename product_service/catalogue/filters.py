@@ -1,9 +1,10 @@
-"""The product list's filters (API.md, catalogue): every bad value is a 400 naming its field.
+"""The product list's filters (docs/api.md#resources): every bad value is a 400 naming its field.
 
 ``category`` (id or slug; its subcategories' products too), ``min_price`` / ``max_price``,
 ``is_active``, ``search`` (every word in the name, SKU or description), ``ordering`` (``price``,
-``name``, ``created_at``, each either way; comma-separated for several) and ``ids`` (at most 100
-comma-separated product ids, for order_service's batch look-ups).
+``name``, ``created_at``, each either way; comma-separated for several), ``ids`` (at most 100
+comma-separated product ids, for order_service's batch look-ups) and ``sku`` (one SKU, exactly:
+inventory_service's look-up of a SKU it has not heard of yet).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from .models import Product
 
 IDS_MAX = 100
 SEARCH_MAX_LENGTH = 200
+SKU_MAX_LENGTH = 64  # Product.sku's
 #: Orderings end with the SKU, so that pages never overlap or skip among equal values.
 TIE_BREAKER = "sku"
 #: The query parameters the product list understands (the others are ignored).
@@ -36,6 +38,7 @@ QUERY_PARAMETERS = frozenset(
         "search",
         "ordering",
         "ids",
+        "sku",
         "page",
         "page_size",
     }
@@ -130,7 +133,7 @@ class ProductOrderingFilter(django_filters.OrderingFilter):
 
 class ProductFilterForm(forms.Form):
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}  # Django's answers cleaned_data (the stubs: or None)
         low, high = data.get("min_price"), data.get("max_price")
         if low is not None and high is not None and low > high:
             self.add_error("max_price", "Must not be below min_price.")
@@ -158,6 +161,9 @@ class ProductFilter(django_filters.FilterSet):
         help_text="price, -price, name, -name, created_at or -created_at (default -created_at).",
     )
     ids = UUIDListFilter(help_text=f"Comma-separated product ids, at most {IDS_MAX}.")
+    sku = django_filters.CharFilter(
+        field_name="sku", max_length=SKU_MAX_LENGTH, help_text="One SKU, exactly (case counts)."
+    )
 
     class Meta:
         model = Product

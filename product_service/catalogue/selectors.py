@@ -42,7 +42,7 @@ def product_list(*, include_inactive: bool = False) -> QuerySet[Product]:
     if not include_inactive:
         products = products.filter(is_active=True)
     images = Prefetch(
-        "images", queryset=ProductImage.objects.order_by(*ProductImage._meta.ordering)
+        "images", queryset=ProductImage.objects.order_by(*(ProductImage._meta.ordering or ()))
     )
     return products.prefetch_related(images).order_by("-created_at", "sku")
 
@@ -50,7 +50,7 @@ def product_list(*, include_inactive: bool = False) -> QuerySet[Product]:
 def product_get(*, key: str, include_inactive: bool = False) -> Product:
     """A live product by its id or its slug (ProductNotFound when neither matches)."""
     product_id = _as_uuid(key)
-    lookup = {"pk": product_id} if product_id else {"slug": key}
+    lookup: dict[str, object] = {"pk": product_id} if product_id else {"slug": key}
     product = product_list(include_inactive=include_inactive).filter(**lookup).first()
     if product is None:
         raise ProductNotFound()
@@ -71,7 +71,7 @@ def category_list() -> QuerySet[Category]:
 def category_get(*, key: str) -> Category:
     """A category by its id or its slug (CategoryNotFound when neither matches)."""
     category_id = _as_uuid(key)
-    lookup = {"pk": category_id} if category_id else {"slug": key}
+    lookup: dict[str, object] = {"pk": category_id} if category_id else {"slug": key}
     category = Category.objects.filter(**lookup).first()
     if category is None:
         raise CategoryNotFound()

@@ -12,7 +12,7 @@ from .models import SLUG_MAX_LENGTH, Category, Product, ProductImage
 from .validators import validate_attributes, validate_currency, validate_not_uuid, validate_sku
 
 
-class StrictSerializerMixin:
+class StrictSerializerMixin(serializers.Serializer):
     """Refuse fields the resource does not have, instead of silently ignoring a typo.
 
     Fields of the resource's output (``output_fields``) may be sent back as read and are
@@ -60,7 +60,7 @@ class ProductImageSerializer(serializers.ModelSerializer):
 
 
 class ProductSerializer(serializers.ModelSerializer):
-    """A product as API.md has it."""
+    """A product as the API answers it (docs/api.md#resources, catalogue)."""
 
     images = ProductImageSerializer(many=True, read_only=True)
 
@@ -127,7 +127,13 @@ class ProductWriteSerializer(StrictSerializerMixin, serializers.Serializer):
 class ProductUpdateSerializer(ProductWriteSerializer):
     refused_fields = {"sku": "The SKU cannot change: stock is kept per SKU."}
 
-    sku = None
+    sku = None  # type: ignore[assignment]  # DRF: None drops the inherited field
+    reason = serializers.CharField(
+        max_length=500,
+        required=False,
+        write_only=True,
+        help_text="Why: required when the price or currency changes (kept in the audit trail).",
+    )
 
 
 class CategoryWriteSerializer(StrictSerializerMixin, serializers.Serializer):
@@ -141,7 +147,8 @@ class CategoryWriteSerializer(StrictSerializerMixin, serializers.Serializer):
         validators=[validate_not_uuid],
         help_text="Made from the name when not given (or blank).",
     )
-    parent = serializers.PrimaryKeyRelatedField(
+    # A declared field, which DRF's metaclass takes off the class: no clash with Field.parent
+    parent = serializers.PrimaryKeyRelatedField(  # type: ignore[assignment]
         queryset=Category.objects.all(), required=False, allow_null=True
     )
 

@@ -29,11 +29,14 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from service_kit.audit import audit_record, reason_required
+from service_kit.console import admin_href
 from service_kit.messaging import publish_event
 
 from .cache import catalogue_changed
 from .errors import (
     CategoryInUse,
+    CategoryNotFound,
     ImageNotFound,
     ImageTooLarge,
     InvalidInput,
@@ -42,7 +45,7 @@ from .errors import (
 )
 from .images import image_check
 from .models import Category, Product, ProductImage, unique_slug
-from .selectors import category_ancestor_ids, category_get, product_image_get
+from .selectors import category_ancestor_ids, product_image_get
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +104,7 @@ def product_event_data(product: Product, fields: Iterable[str] = EVENT_FIELDS) -
     return data
 
 
-def _save_new(instance: models.Model, *, slug_made: bool, text: str, fallback: str) -> None:
+def _save_new(instance: Product | Category, *, slug_made: bool, text: str, fallback: str) -> None:
     """Insert ``instance``; a concurrent writer may take its unique values first: a made-up
     slug is made again, anything else is the client's 400."""
     model = type(instance)
@@ -194,10 +197,18 @@ def _product_apply(product: Product, changes: Mapping[str, Any]) -> list[str]:
     return changed
 
 
-def product_update(*, product_id: uuid.UUID, changes: Mapping[str, Any]) -> Product:
+def product_update(
+    *,
+    product_id: uuid.UUID,
+    changes: Mapping[str, Any],
+    actor: str = "",
+    reason: str | None = None,
+) -> Product:
     """Change a live product. Emits ``product.updated`` with the product's id and SKU and, of
     name, price, currency and active, those that changed (price and currency together: an
-    amount means nothing without its currency). Nothing changed: no event, no invalidation."""
+    amount means nothing without its currency). Nothing changed: no event, no invalidation.
+    A price (or currency) change needs the staff member's ``reason`` (400 without one) and is
+    recorded in the audit trail with ``actor``."""
     with transaction.atomic():
         product = _locked_product(product_id)
         before = product_event_data(product)
@@ -205,10 +216,24 @@ def product_update(*, product_id: uuid.UUID, changes: Mapping[str, Any]) -> Prod
         if not changed:
             return product
         _validate(product, only=changed)
+        repriced = bool({"price", "currency"} & set(changed))
+        if repriced:
+            reason = reason_required(reason)
         product.save(update_fields=[*changed, "updated_at"])
         fields = [f for f in EVENT_FIELDS if f in changed]
-        if {"price", "currency"} & set(changed):
+        if repriced:
             fields = [f for f in EVENT_FIELDS if f in changed or f in ("price", "currency")]
+            audit_record(
+                actor=actor,
+                action="price_change",
+                target=f"product {product.sku}",
+                target_url=admin_href("product", "catalogue", "product", product.pk),
+                reason=reason or "",
+                details={
+                    "price_before": f"{before['price']} {before['currency']}",
+                    "price": f"{money(product.price)} {product.currency}",
+                },
+            )
         publish_event("product.updated", product_event_data(product, fields))
         catalogue_changed()
     logger.info(
@@ -385,7 +410,7 @@ def category_update(*, category_id: uuid.UUID, changes: Mapping[str, Any]) -> Ca
     with transaction.atomic():
         category = Category.objects.select_for_update().filter(pk=category_id).first()
         if category is None:
-            category_get(key=str(category_id))  # raises CategoryNotFound
+            raise CategoryNotFound()
         changed = []
         for name, value in changes.items():
             if name == "slug" and not value:
@@ -417,7 +442,7 @@ def category_delete(*, category_id: uuid.UUID) -> None:
     with transaction.atomic():
         category = Category.objects.select_for_update().filter(pk=category_id).first()
         if category is None:
-            category_get(key=str(category_id))  # raises CategoryNotFound
+            raise CategoryNotFound()
         products = Product.objects.filter(category=category)
         live = products.filter(deleted_at__isnull=True).count()
         children = category.children.count()

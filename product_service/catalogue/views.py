@@ -1,5 +1,5 @@
-"""The catalogue API (API.md, "catalogue"): views parse input, call one service or selector, shape
-output.
+"""The catalogue API (docs/api.md#resources, catalogue): views parse input, call one service or
+selector, shape output.
 
 Reads are public and cached (see :mod:`.cache`): a hit is one cache round trip, no query and no
 rendering, answered with its ``ETag`` (``304`` on ``If-None-Match``). Writes are for
@@ -21,7 +21,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from service_kit.auth.permissions import HasRole
+from service_kit.auth import HasRole
 from service_kit.idempotency import idempotent
 
 from . import cache, selectors, services
@@ -52,7 +52,7 @@ class CatalogueApi(generics.GenericAPIView):
     """Public reads, manager writes."""
 
     def get_permissions(self):
-        method = self.request.method.lower()
+        method = (self.request.method or "").lower()
         # A method the view does not have protects nothing: its 405 comes before any 401.
         if method in ("get", "head", "options") or not hasattr(self, method):
             return [AllowAny()]
@@ -122,7 +122,7 @@ class ProductListApi(CatalogueApi):
             raise translate_validation(filterset.errors)
         page = self.paginate_queryset(filterset.qs)
         data = self.get_serializer(page, many=True).data
-        return self.paginator.get_paginated_response(data).data
+        return self.get_paginated_response(data).data
 
     @extend_schema(request=ProductWriteSerializer, responses={201: ProductSerializer})
     @idempotent
@@ -165,7 +165,14 @@ class ProductDetailApi(CatalogueApi):
         product = self.get_object()  # 404 comes before validation errors
         serializer = ProductUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        product = services.product_update(product_id=product.pk, changes=serializer.validated_data)
+        changes = dict(serializer.validated_data)
+        reason = changes.pop("reason", None)
+        product = services.product_update(
+            product_id=product.pk,
+            changes=changes,
+            actor=getattr(request.user, "email", None) or str(request.user),
+            reason=reason,
+        )
         return Response(self.get_serializer(product).data)
 
     @extend_schema(request=None, responses={204: None})
@@ -232,7 +239,7 @@ class CategoryListApi(CatalogueApi):
     def render_page(self):
         page = self.paginate_queryset(self.get_queryset())
         data = self.get_serializer(page, many=True).data
-        return self.paginator.get_paginated_response(data).data
+        return self.get_paginated_response(data).data
 
     @extend_schema(request=CategoryWriteSerializer, responses={201: CategorySerializer})
     def post(self, request: Request) -> Response:

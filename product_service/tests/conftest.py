@@ -1,5 +1,6 @@
 """Fixtures of product_service's tests: tokens by role and a fresh catalogue cache per test (the
-kit's plugin gives ``mint`` and the moto S3 server, ``s3``)."""
+kit's plugin gives ``mint`` and ``media``: a bucket on moto's S3 server, then on
+gcp-storage-emulator)."""
 
 from __future__ import annotations
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from service_kit.testing.api import Api, published
-from service_kit.testing.api import image_bytes as kit_image_bytes
+from platform_tools.testing.api import Api, published
+from platform_tools.testing.api import image_bytes as kit_image_bytes
 
 __all__ = ["Api", "events", "image_bytes"]
 

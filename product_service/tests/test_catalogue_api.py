@@ -1,7 +1,8 @@
 import pytest
-from catalogue.factories import CategoryFactory, ProductFactory
 
-from service_kit.testing.contract import assert_error
+from platform_tools.testing.contract import assert_error
+
+from .factories import CategoryFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
 

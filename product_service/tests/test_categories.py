@@ -1,11 +1,12 @@
 """Categories: a tree with unique slugs; public list, writes for catalogue managers."""
 
 import pytest
-from catalogue.factories import CategoryFactory, ProductFactory
 from catalogue.models import Category, Product
 from django.utils import timezone
 
-from service_kit.testing.contract import assert_error
+from platform_tools.testing.contract import assert_error
+
+from .factories import CategoryFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -3,14 +3,15 @@
 import json
 
 import pytest
-from catalogue.factories import ProductFactory
 
-from service_kit.testing.contract import (
+from platform_tools.testing.contract import (
     TOKEN_CASE_IDS,
     assert_error,
     error_contract_test,
     token_cases,
 )
+
+from .factories import ProductFactory
 
 test_error_contract = error_contract_test(read="/api/v1/products/", write="/api/v1/products/")
 

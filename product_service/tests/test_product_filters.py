@@ -6,11 +6,12 @@ from decimal import Decimal
 from uuid import uuid4
 
 import pytest
-from catalogue.factories import CategoryFactory, ProductFactory
 from catalogue.models import Product
 from django.utils import timezone
 
-from service_kit.testing.contract import assert_error
+from platform_tools.testing.contract import assert_error
+
+from .factories import CategoryFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -141,6 +142,22 @@ def test_ids_take_a_hundred_with_spaces_and_a_trailing_comma(customer, catalogue
         "TEA-GREEN",
         "MUG-RED",
     ]
+
+
+def test_sku_finds_that_one_product_exactly_and_only_what_the_caller_may_see(
+    anonymous, manager, catalogue
+):
+    assert listed(anonymous, {"sku": "MUG-RED"}, catalogue) == ["MUG-RED"]
+    # Exact: no prefix, no other case, no inactive or deleted product for the public.
+    for sku in ("MUG", "mug-red", "TEA-BLACK", "MUG-GONE", "NOPE"):
+        assert listed(anonymous, {"sku": sku}, catalogue) == [], sku
+    assert listed(manager, {"sku": "TEA-BLACK"}, catalogue) == ["TEA-BLACK"]
+    assert listed(manager, {"sku": "MUG-GONE"}, catalogue) == []
+
+
+def test_a_sku_longer_than_any_is_refused(anonymous):
+    body = assert_error(anonymous.get(LIST, {"sku": "A" * 65}), 400, "validation_error")
+    assert set(body["error"]["details"]) == {"sku"}
 
 
 def test_pages_hold_page_size_products_and_link_to_each_other(customer, catalogue):

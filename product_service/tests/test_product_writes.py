@@ -3,12 +3,12 @@
 from decimal import Decimal
 
 import pytest
-from catalogue.factories import CategoryFactory, ProductFactory
 from catalogue.models import Product
 
+from platform_tools.testing.contract import assert_error
 from service_kit.models import IdempotencyKey
-from service_kit.testing.contract import assert_error
 
+from .factories import CategoryFactory, ProductFactory
 from .helpers import events
 
 pytestmark = pytest.mark.django_db
@@ -255,7 +255,7 @@ def test_an_idempotency_key_replays_the_first_answer(manager):
 def test_an_update_announces_what_changed(manager, changes, announced):
     product = ProductFactory(name="Blue Mug", price=Decimal("12.50"), currency="EUR")
 
-    response = manager.patch(detail(product), changes)
+    response = manager.patch(detail(product), {**changes, "reason": "new price list"})
 
     assert response.status_code == 200, response.content
     assert events() == [

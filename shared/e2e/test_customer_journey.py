@@ -59,17 +59,16 @@ def test_a_customer_from_registration_to_erasure(stack, gateway, catalogue):
     assert (edited["last_name"], edited["phone"]) == ("Lovelace", "+4930123456")
     assert me.ok("GET", "/api/v1/users/me/")["preferences"] == {"newsletter": True}
 
-    # The avatar goes to S3; its URL (presigned) serves the same bytes.
+    # The avatar goes to the bucket; its URL (signed) serves the same bytes.
     picture = png("teal")
     status, profile = me.call(
         "PUT", "/api/v1/users/me/avatar/", files={"avatar": ("me.png", picture, "image/png")}
     )
     assert status == 200, profile
-    assert profile["avatar_url"].startswith(stack.s3.url)
+    assert profile["avatar_url"].startswith(stack.media_url)
     assert requests.get(profile["avatar_url"], timeout=10).content == picture
-    bucket = stack.s3_client().list_objects_v2(Bucket=stack.buckets["user"])
-    avatars = [item["Key"] for item in bucket.get("Contents", [])]
-    assert len(avatars) == 1 and avatars[0].startswith(f"avatars/{created['id']}/")
+    folder = f"avatars/{created['id']}/"
+    assert len([key for key in stack.media_bucket("user").names() if key.startswith(folder)]) == 1
 
     # An order: priced by product_service, reserved by inventory, paid through the sandbox.
     mug, tee = catalogue["E2E-MUG-1"], catalogue["E2E-TEE-1"]
@@ -106,7 +105,7 @@ def test_a_customer_from_registration_to_erasure(stack, gateway, catalogue):
     assert status == 401
     status, _ = Api(gateway).post("/api/v1/auth/token/", {"email": email, "password": PASSWORD})
     assert status == 401
-    # user.erased reaches user_service: the profile is emptied and the avatar deleted from S3.
+    # user.erased reaches user_service: the profile is emptied, the avatar deleted from the bucket.
     wait_for(
         lambda: stack.query(
             "user",
@@ -123,4 +122,4 @@ def test_a_customer_from_registration_to_erasure(stack, gateway, catalogue):
         (created["id"],),
     )[0]
     assert email not in row[0] and row[1:] == ("", "", "", "")
-    assert "Contents" not in stack.s3_client().list_objects_v2(Bucket=stack.buckets["user"])
+    assert not [key for key in stack.media_bucket("user").names() if key.startswith(folder)]

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from conftest import ANSWERS, PASSWORD, Api, new_customer, sign_in
 
+from platform_tools.testing.secrets import find_in_logs, find_secrets
+from platform_tools.testing.stack import ORDER_CLIENT
 from service_kit.redaction import SECRET_SHAPES
-from service_kit.testing.secrets import find_in_logs, find_secrets
-from service_kit.testing.stack import ORDER_CLIENT
 
 NEW_PASSWORD = "Another-Horse-Battery-7"
 #: The operations whose answer is a token for the caller who proved who it is.

@@ -8,8 +8,15 @@ class ServiceKitConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401 - registers the system checks
+        from django.conf import settings
+
+        from . import (
+            checks,  # noqa: F401 - registers the system checks
+            tracing,
+        )
         from .auth import schema  # noqa: F401 - the bearer scheme in every OpenAPI document
+        from .conf import platform_version
         from .ops import sentry
 
         sentry.init_sentry()
+        tracing.setup(settings.SERVICE_NAME, platform_version(), settings.PLATFORM_PROFILE)

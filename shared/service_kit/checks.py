@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from typing import Any
 
+from django.apps import AppConfig
 from django.conf import settings
-from django.core.checks import Error, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 REAL_PROFILE_REQUIRED = ("DATABASE_URL", "CACHE_URL", "CELERY_BROKER_URL", "SECRET_KEY")
 #: Mail backends that deliver nothing: the console's prints every mail (a password reset's token
@@ -19,8 +22,10 @@ NOT_A_MAIL_TRANSPORT = (
 
 
 @register(Tags.compatibility)
-def check_service_settings(app_configs, **kwargs):
-    errors = []
+def check_service_settings(
+    app_configs: Sequence[AppConfig] | None, **kwargs: Any
+) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
     if not getattr(settings, "SERVICE_NAME", ""):
         errors.append(
             Error(
@@ -59,8 +64,52 @@ def check_service_settings(app_configs, **kwargs):
         if event not in registry:
             errors.append(
                 Error(
-                    f"Consumed event type {event!r} has no schema in the kit.",
+                    f"Consumed event type {event!r} has no contract "
+                    "(<service>/contracts/messages/).",
                     id="service_kit.E004",
+                )
+            )
+    return errors
+
+
+@register(Tags.compatibility)
+def check_media_storage(
+    app_configs: Sequence[AppConfig] | None, **kwargs: Any
+) -> list[CheckMessage]:
+    """A bucket backend needs its bucket; Google Cloud Storage also the credentials that sign
+    its URLs (a service-account key, or workload identity through IAM's signBlob)."""
+    from service_kit.media import BACKENDS
+
+    media = settings.STORAGES.get("default", {})
+    options = media.get("OPTIONS", {})
+    kind = {path: name for name, path in BACKENDS.items()}.get(media.get("BACKEND", ""))
+    if kind not in ("s3", "gcs"):
+        return []
+    variable = "S3_BUCKET" if kind == "s3" else "GCS_BUCKET"
+    errors: list[CheckMessage] = []
+    if not options.get("bucket_name"):
+        errors.append(
+            Error(
+                f"Media are on {kind.upper()} but no bucket is named.",
+                hint=f"Set {variable}, or MEDIA_BACKEND=filesystem for the local disk.",
+                id="service_kit.E006",
+            )
+        )
+    if kind == "gcs" and not (options.get("credentials") or options.get("iam_sign_blob")):
+        path = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS", "")
+        if not path or not os.path.isfile(path):
+            errors.append(
+                Error(
+                    "Media are on Google Cloud Storage but nothing can sign their URLs: "
+                    + (
+                        f"GOOGLE_APPLICATION_CREDENTIALS names {path!r}, not a file."
+                        if path
+                        else "no service-account key is mounted."
+                    ),
+                    hint="Mount a service-account key and name it in "
+                    "GOOGLE_APPLICATION_CREDENTIALS, or with workload identity set "
+                    "GCS_IAM_SIGN_BLOB=true (the account needs iam.serviceAccounts.signBlob).",
+                    id="service_kit.E007",
                 )
             )
     return errors

@@ -10,23 +10,44 @@ A service's ``settings.py`` is a screenful::
     ))
 
 Two profiles: *embedded* (the default: SQLite per service, a file cache and a filesystem broker
-shared by every process under ``PLATFORM_DATA_DIR``) and *real* (PostgreSQL, Redis, RabbitMQ and S3,
-chosen by ``DATABASE_URL``, ``CACHE_URL``, ``CELERY_BROKER_URL`` and ``S3_BUCKET``). Every secret
-may come from a file named by ``<NAME>_FILE`` instead (Kubernetes and compose secrets).
+shared by every process under ``PLATFORM_DATA_DIR``) and *real* (PostgreSQL, Redis, RabbitMQ and S3
+or GCS, chosen by ``DATABASE_URL``, ``CACHE_URL``, ``CELERY_BROKER_URL`` and ``S3_BUCKET`` or
+``GCS_BUCKET``: service_kit.media). Every secret may come from a file named by ``<NAME>_FILE``
+instead (Kubernetes and compose secrets).
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import os
 import secrets
+import tomllib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from service_kit import roles
+from service_kit.media import media_storage
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def platform_version() -> str:
+    """The release's version: ``PLATFORM_VERSION``, else the kit's package version (one version
+    for the whole platform; a release tags it ``vX.Y.Z``)."""
+    if os.environ.get("PLATFORM_VERSION"):
+        return os.environ["PLATFORM_VERSION"].removeprefix("v")
+    with contextlib.suppress(OSError, KeyError, ValueError):
+        project = tomllib.loads((REPO_ROOT / "shared" / "pyproject.toml").read_text())
+        return str(project["project"]["version"])
+    with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+        return importlib.metadata.version("service-kit")  # installed from a wheel
+    return "0+unknown"  # neither said nor installed: a version is a label, never a reason to stop
+
 
 env = environ.Env()
 
@@ -42,6 +63,10 @@ SECRET_NAMES = (
 )
 
 
+@overload
+def env_value(name: str) -> str | None: ...
+@overload
+def env_value(name: str, default: str) -> str: ...
 def env_value(name: str, default: str | None = None) -> str | None:
     """The value of ``name`` from the environment, or from the file named by ``name_FILE``."""
     path = os.environ.get(f"{name}_FILE")
@@ -95,7 +120,7 @@ _PROMETHEUS_DB_ENGINES = {
 
 def database_settings(service: str, var: Path) -> dict[str, Any]:
     url = env_value("DATABASE_URL") or f"sqlite:///{var / f'{service}.sqlite3'}"
-    db = env.db_url_config(url)
+    db: dict[str, Any] = env.db_url_config(url)
     engine = db["ENGINE"]
     if engine == "django.db.backends.sqlite3":
         # Web process and worker share the file: WAL lets them read while one writes, IMMEDIATE
@@ -123,7 +148,7 @@ def database_settings(service: str, var: Path) -> dict[str, Any]:
 
 def cache_settings(var: Path) -> dict[str, Any]:
     url = env_value("CACHE_URL") or f"filecache://{var / 'cache'}"
-    cache = env.cache_url_config(url)
+    cache: dict[str, Any] = env.cache_url_config(url)
     # One cache for the whole platform (revocations, throttles, breaker state): the prefix is
     # the platform's, not the service's. Tests give each run its own.
     cache["KEY_PREFIX"] = os.environ.get("CACHE_KEY_PREFIX", "platform")
@@ -160,26 +185,9 @@ def broker_settings(var: Path) -> dict[str, Any]:
 
 
 def storage_settings(var: Path) -> dict[str, Any]:
-    bucket = os.environ.get("S3_BUCKET")
-    media = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
-    if bucket:
-        media = {
-            "BACKEND": "storages.backends.s3.S3Storage",
-            "OPTIONS": {
-                "bucket_name": bucket,
-                "endpoint_url": os.environ.get("S3_ENDPOINT_URL") or None,
-                "access_key": env_value("S3_ACCESS_KEY_ID"),
-                "secret_key": env_value("S3_SECRET_ACCESS_KEY"),
-                "region_name": os.environ.get("S3_REGION", "us-east-1"),
-                "addressing_style": os.environ.get("S3_ADDRESSING_STYLE", "path"),
-                "custom_domain": os.environ.get("S3_CUSTOM_DOMAIN") or None,
-                "querystring_auth": env.bool("S3_QUERYSTRING_AUTH", True),
-                "file_overwrite": False,
-            },
-        }
     return {
         "STORAGES": {
-            "default": media,
+            "default": media_storage(env_value),
             # whitenoise's, with URLs under a forwarded prefix (service_kit.ops.forwarded)
             "staticfiles": {"BACKEND": "service_kit.ops.forwarded.ForwardedStaticFilesStorage"},
         },
@@ -190,9 +198,10 @@ def service_settings(
     *,
     service: str,
     apps: list[str],
-    consumes: list[str] = (),
-    commands: list[str] = (),
+    consumes: Sequence[str] = (),
+    commands: Sequence[str] = (),
     worker: bool = True,
+    api_version: str = "1.0.0",
     **extra: Any,
 ) -> dict[str, Any]:
     """Every Django setting of one service.
@@ -200,7 +209,9 @@ def service_settings(
     ``service`` names the service in logs, metrics, queues and database names; ``apps`` are its
     own Django apps; ``consumes`` are the event types (``order.confirmed``) its ``<service>.events``
     queue is bound to; ``commands`` the verbs of its command queues (``reserve`` makes the queue
-    ``<service>.reserve``). ``extra`` settings are added last and win.
+    ``<service>.reserve``). ``api_version`` is its OpenAPI document's: a breaking API change
+    raises its major (``make lint`` compares the document with the last release's).
+    ``extra`` settings are added last and win.
     """
     var = data_dir()
     # The project package is the one holding the settings module; it names the service folder.
@@ -226,6 +237,8 @@ def service_settings(
         "ALLOWED_HOSTS": hosts,
         "CSRF_TRUSTED_ORIGINS": env.list("CSRF_TRUSTED_ORIGINS", default=[]),
         "INSTALLED_APPS": [
+            # Before the admin: every admin's header and bar are the staff console's.
+            "service_kit.console",
             "django.contrib.admin",
             "django.contrib.auth",
             "django.contrib.contenttypes",
@@ -244,7 +257,7 @@ def service_settings(
             *(["django_migration_linter"] if env.bool("MIGRATION_LINTER", False) else []),
         ],
         "MIDDLEWARE": [
-            "django_prometheus.middleware.PrometheusBeforeMiddleware",
+            "service_kit.ops.metrics.PrometheusBeforeMiddleware",  # latency with exemplars
             "service_kit.ops.middleware.RequestIdMiddleware",
             "service_kit.ops.middleware.ApiBodyMiddleware",
             "service_kit.ops.forwarded.ForwardedPrefixMiddleware",
@@ -258,7 +271,7 @@ def service_settings(
             "service_kit.admin_sso.middleware.AdminSessionMiddleware",
             "django.middleware.clickjacking.XFrameOptionsMiddleware",
             "service_kit.ops.middleware.AccessLogMiddleware",
-            "django_prometheus.middleware.PrometheusAfterMiddleware",
+            "service_kit.ops.metrics.PrometheusAfterMiddleware",
         ],
         "ROOT_URLCONF": f"{project}.urls",
         "WSGI_APPLICATION": f"{project}.wsgi.application",
@@ -313,24 +326,28 @@ def service_settings(
             "DEFAULT_PERMISSION_CLASSES": ["service_kit.auth.permissions.IsAuthenticated"],
             "DEFAULT_PAGINATION_CLASS": "service_kit.api.pagination.PageNumberPagination",
             "PAGE_SIZE": 20,
-            "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+            "DEFAULT_SCHEMA_CLASS": "service_kit.api.openapi.AutoSchema",
             "EXCEPTION_HANDLER": "service_kit.api.errors.exception_handler",
             "UNAUTHENTICATED_USER": None,
             "TEST_REQUEST_DEFAULT_FORMAT": "json",
         },
         "SPECTACULAR_SETTINGS": {
             "TITLE": f"{service} service API",
-            "VERSION": "1.0.0",
+            # The service's API version: a breaking change raises its major (README, Releases).
+            "VERSION": api_version,
+            # Tags and operation ids start after /api/v1: "orders", "orders_list".
+            "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
             "SERVE_INCLUDE_SCHEMA": False,
             "COMPONENT_SPLIT_REQUEST": True,
             # Swagger UI's assets come from the service itself, not a CDN.
             "SWAGGER_UI_DIST": "SIDECAR",
             "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
             "REDOC_DIST": "SIDECAR",
-            # Every operation documents the one error body (service_kit.api.openapi).
+            # Summaries, error responses, tags and servers (service_kit.api.openapi).
             "POSTPROCESSING_HOOKS": [
                 "drf_spectacular.hooks.postprocess_schema_enums",
                 "service_kit.api.openapi.document_errors",
+                "service_kit.api.openapi.tidy",
             ],
         },
         "LOGGING": logging_settings(service),
@@ -346,18 +363,21 @@ def service_settings(
             "OUTBOX_SWEEP_INTERVAL": env.float("OUTBOX_SWEEP_INTERVAL", 5.0),
             "OUTBOX_SWEEP_AGE": env.float("OUTBOX_SWEEP_AGE", 2.0),
             "PUBLISH_TIMEOUT": env.float("PUBLISH_TIMEOUT", 2.0),
+            # "integer" while the release before may still consume (docs/messages.md), then "minor".
+            "VERSION_FORMAT": env("MESSAGING_VERSION_FORMAT", default="integer"),
         },
         "MIGRATION_LINTER_OPTIONS": {"exclude_apps": ["admin", "auth", "contenttypes", "sessions"]},
         "JWT": jwt_settings(),
-        # Staff sign in to the admin with their auth_service identity (see service_kit.admin_sso).
-        # Roles that move money or grant roles act only with a second factor: a token without
-        # "otp" in its amr does not carry them (service_kit.auth), nor enters an admin with them.
-        "MFA_ROLES": ["payment_manager", "admin"],
+        # Staff sign in to the admin with their auth_service identity (see service_kit.admin_sso);
+        # the roles, their second factor and their admin permissions: service_kit.roles.
+        "MFA_ROLES": list(roles.MFA_ROLES),
         "ADMIN_SSO": {
             # None: as long as a deactivation marker lives (access token lifetime + 60 s).
             "IDLE_TIMEOUT": env.int("ADMIN_IDLE_TIMEOUT", 0) or None,
         },
-        "ADMIN_ROLE_PERMISSIONS": {role: list(p) for role, p in ADMIN_ROLE_PERMISSIONS.items()},
+        "ADMIN_ROLE_PERMISSIONS": {
+            role: list(p) for role, p in roles.ADMIN_ROLE_PERMISSIONS.items()
+        },
         "IDEMPOTENCY_KEY_TTL": env.int("IDEMPOTENCY_KEY_TTL", 24 * 3600),
         # Service-to-service HTTP (see service_kit.http).
         "UPSTREAMS": {
@@ -415,29 +435,39 @@ def https_settings() -> dict[str, Any]:
     }
 
 
-#: Local ports: gateway 8000, auth 8001 … payment 8006 (``PLATFORM_PORT_BASE`` moves the block).
-_PORT_BASE = int(os.environ.get("PLATFORM_PORT_BASE", "8000"))
-SERVICE_PORTS = {
-    name: _PORT_BASE + offset
-    for offset, name in enumerate(
-        ("gateway", "auth", "user", "product", "inventory", "order", "payment")
+def mail_settings() -> dict[str, Any]:
+    """Mail for a service that sends it (auth_service's password resets): SMTP when ``EMAIL_URL``
+    (or ``EMAIL_URL_FILE``) is set, e.g. ``smtp+tls://user:password@smtp.example.com:587``; else
+    the console, which the real profile refuses (``service_kit.E005``: it would print what the
+    mail carries, a reset token, into the shipped logs). ``EMAIL_BACKEND`` names another backend
+    outright; ``EMAIL_TIMEOUT`` (10 s) and ``DEFAULT_FROM_EMAIL`` as in Django."""
+    url = env_value("EMAIL_URL")
+    config = env.email_url_config(url) if url else {}
+    config["EMAIL_BACKEND"] = env(
+        "EMAIL_BACKEND",
+        default=config.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"),
     )
-}
+    return {
+        **config,
+        "EMAIL_TIMEOUT": env.int("EMAIL_TIMEOUT", 10),
+        "DEFAULT_FROM_EMAIL": env("DEFAULT_FROM_EMAIL", default="no-reply@localhost"),
+    }
 
 
-#: Each staff role's permissions on a service's own models in its admin (``app_label.codename``
-#: patterns, ``!`` takes away; see service_kit.admin_sso.roles). A service names only its own
-#: apps' labels; ``admin`` is a superuser as well. A service passes ``ADMIN_ROLE_PERMISSIONS=``
-#: to service_settings() to replace it.
-ADMIN_ROLE_PERMISSIONS: dict[str, list[str]] = {
-    "admin": ["*"],
-    # Looks at everything, changes nothing; never at second-factor secrets.
-    "support": ["*.view_*", "!otp_totp.*", "!otp_static.*"],
-    "catalogue_manager": ["catalogue.*"],
-    "inventory_manager": ["stock.*"],
-    "order_manager": ["orders.*"],
-    "payment_manager": ["payments.*"],
-}
+#: The platform's services, the one list of them: each is the folder ``<name>_service`` (the
+#: gateway's is ``gateway``), and its place here is its local port (gateway 8000, auth 8001 …;
+#: ``PLATFORM_PORT_BASE`` moves the block). ``make new-service`` appends to it.
+SERVICE_NAMES = (
+    "gateway",
+    "auth",
+    "user",
+    "product",
+    "inventory",
+    "order",
+    "payment",
+)
+_PORT_BASE = int(os.environ.get("PLATFORM_PORT_BASE", "8000"))
+SERVICE_PORTS = {name: _PORT_BASE + offset for offset, name in enumerate(SERVICE_NAMES)}
 
 
 def jwt_settings() -> dict[str, Any]:

@@ -12,12 +12,15 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any, TypeVar, cast
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from .api.errors import Conflict, IdempotencyKeyReused
@@ -28,12 +31,14 @@ HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 KEPT_HEADERS = ("Location", "Content-Type")
 
+_ViewMethod = TypeVar("_ViewMethod", bound=Callable[..., Response])
 
-def caller_of(request) -> str:
+
+def caller_of(request: Request) -> str:
     """Whose keys these are: a person by user id, a service by its ``client_id`` (a service
     token has no user id; without this every service client would share one namespace and
     replay each other's answers), anyone else by address."""
-    user = getattr(request, "user", None)
+    user: Any = getattr(request, "user", None)
     if not getattr(user, "is_authenticated", False):
         return f"anonymous:{client_address(request.META)}"
     client_id = getattr(user, "client_id", None)
@@ -42,7 +47,7 @@ def caller_of(request) -> str:
     return f"user:{user.pk}"
 
 
-def request_fingerprint(request) -> str:
+def request_fingerprint(request: Request) -> str:
     try:
         body = json.dumps(request.data, sort_keys=True, default=str, separators=(",", ":"))
     except TypeError:
@@ -51,7 +56,7 @@ def request_fingerprint(request) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def _claim(request, key: str) -> IdempotencyKey | Response:
+def _claim(request: Request, key: str) -> IdempotencyKey | Response:
     caller, fingerprint, now = caller_of(request), request_fingerprint(request), timezone.now()
     for _ in range(2):
         try:
@@ -59,7 +64,7 @@ def _claim(request, key: str) -> IdempotencyKey | Response:
                 return IdempotencyKey.objects.create(
                     caller=caller,
                     key=key,
-                    method=request.method,
+                    method=request.method or "",
                     path=request.path[:500],
                     request_hash=fingerprint,
                     expires_at=now + timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL),
@@ -90,11 +95,11 @@ def _replay(record: IdempotencyKey) -> Response:
     return response
 
 
-def idempotent(view_method):
+def idempotent(view_method: _ViewMethod) -> _ViewMethod:
     """Make a DRF view method (``create``, ``post``…) honour ``Idempotency-Key``."""
 
     @functools.wraps(view_method)
-    def wrapper(self, request, *args, **kwargs):
+    def wrapper(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
         key = request.headers.get(HEADER)
         if key is None:
             return view_method(self, request, *args, **kwargs)
@@ -121,4 +126,4 @@ def idempotent(view_method):
         )
         return response
 
-    return wrapper
+    return cast(_ViewMethod, wrapper)  # functools.wraps: the view method's own signature

@@ -64,6 +64,7 @@ class DeadLetter(models.Model):
         FAILED = "failed", "handler kept failing"
         INVALID = "invalid", "payload broke its schema"
         FORBIDDEN = "forbidden_sender", "sent by a service not allowed to send it"
+        UNKNOWN_VERSION = "unknown_version", "a major version this service does not know"
 
     id = models.BigAutoField(primary_key=True)
     message_id = models.CharField(max_length=64, db_index=True)
@@ -106,3 +107,44 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.caller}:{self.key}"
+
+
+class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
+    """The trail is written once: a bulk update or delete is refused like a row's."""
+
+    def update(self, **kwargs: object) -> int:
+        raise PermissionError("audit entries are never changed")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise PermissionError("audit entries are never deleted")
+
+
+class AuditEntry(models.Model):
+    """One staff action that changed money, stock, prices or roles: who, when, what and why
+    (``service_kit.audit.audit_record``). Written once, never changed nor deleted."""
+
+    id = models.BigAutoField(primary_key=True)
+    at = models.DateTimeField(db_index=True)
+    actor = models.CharField(max_length=254, db_index=True, help_text="The staff member's email.")
+    action = models.CharField(max_length=64, help_text="refund, price_change, restock, role_grant…")
+    target = models.CharField(max_length=200, help_text="What it changed, for people.")
+    target_url = models.CharField(max_length=500, blank=True, help_text="Its page in the admin.")
+    reason = models.CharField(max_length=500, help_text="Why, in the staff member's words.")
+    details = models.JSONField(default=dict, blank=True)
+
+    objects = AuditEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.target}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self._state.adding:
+            raise PermissionError("audit entries are never changed")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise PermissionError("audit entries are never deleted")

@@ -5,7 +5,7 @@ pages. A secret is known by the name of its field (``payment_token``, ``password
 A secret travels in a message only as long as its consumer needs it (``payment.charge`` carries
 the card token to payment_service); what stays behind and every page that shows an envelope get
 :func:`redacted` copies, and every log line goes through the log filter built on :func:`redact`.
-``service_kit.testing.secrets`` looks for leaks with the same shapes.
+``platform_tools.testing.secrets`` looks for leaks with the same shapes.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ SECRET_FIELDS = frozenset(
 SECRET_NAME_PARTS = re.compile(r"password|passwd|secret|_token$|api[_-]?key", re.IGNORECASE)
 
 #: What a secret looks like wherever it is written.
-SECRET_SHAPES: dict[str, re.Pattern] = {
+SECRET_SHAPES: dict[str, re.Pattern[str]] = {
     # header.payload.signature, both JSON parts base64url of '{"…'
     "jwt": re.compile(r"eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"),
     # auth_service's password reset token, <uidb64>.<timestamp base36>-<32 hex> (Django's

@@ -17,9 +17,11 @@ never holds a long lock, and ``retention_purged_rows_total{table}`` counts what 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from prometheus_client import Counter
@@ -33,7 +35,7 @@ PURGED = Counter("retention_purged_rows_total", "Rows removed by the retention p
 DEFAULTS = {"OUTBOX_DAYS": 7.0, "PROCESSED_DAYS": 14.0, "BATCH": 5000}
 
 
-def retention_settings() -> dict[str, float]:
+def retention_settings() -> dict[str, Any]:
     """``settings.RETENTION`` over ``RETENTION_<NAME>`` environment values over the defaults."""
     values = {
         name: type(default)(env_value(f"RETENTION_{name}", str(default)))
@@ -42,7 +44,7 @@ def retention_settings() -> dict[str, float]:
     return {**values, **getattr(settings, "RETENTION", {})}
 
 
-def _delete_in_batches(queryset, batch: int) -> int:
+def _delete_in_batches(queryset: QuerySet[Any], batch: int) -> int:
     total = 0
     while ids := list(queryset.values_list("pk", flat=True)[:batch]):
         deleted, _ = queryset.model.objects.filter(pk__in=ids).delete()
@@ -50,12 +52,12 @@ def _delete_in_batches(queryset, batch: int) -> int:
     return total
 
 
-def purge(now=None) -> dict[str, int]:
+def purge(now: datetime | None = None) -> dict[str, int]:
     """Deletes what is past its age; answers the rows removed per table."""
     now = now or timezone.now()
     conf = retention_settings()
     batch = int(conf["BATCH"])
-    targets = {
+    targets: dict[str, QuerySet[Any]] = {
         # created_at carries the index; a row is published soon after it is created
         "outbox": OutboxMessage.objects.filter(
             published_at__isnull=False, created_at__lt=now - timedelta(days=conf["OUTBOX_DAYS"])
@@ -67,7 +69,7 @@ def purge(now=None) -> dict[str, int]:
     }
     for table, path in conf.get("TABLES", {}).items():
         targets[table] = import_string(path)(now=now)
-    removed = {}
+    removed: dict[str, int] = {}
     for table, queryset in targets.items():
         removed[table] = _delete_in_batches(queryset, batch)
         PURGED.labels(table).inc(removed[table])

@@ -17,9 +17,12 @@ handler404 = "service_kit.api.errors.not_found"
 handler500 = "service_kit.api.errors.server_error"
 
 
-def service_urlpatterns(*api: URLPattern | URLResolver, admin_site=True) -> list:
-    """``api`` routes plus health, metrics, the OpenAPI schema, its docs and the admin."""
-    patterns = [
+def service_urlpatterns(
+    *api: URLPattern | URLResolver, admin_site: bool = True
+) -> list[URLPattern | URLResolver]:
+    """``api`` routes plus health, metrics, the OpenAPI schema, its docs and the admin (with the
+    staff front page's figures and activity)."""
+    patterns: list[URLPattern | URLResolver] = [
         *api,
         path("healthz", healthz, name="healthz"),
         path("readyz", readyz, name="readyz"),
@@ -28,7 +31,14 @@ def service_urlpatterns(*api: URLPattern | URLResolver, admin_site=True) -> list
         path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     ]
     if admin_site:
-        patterns.append(path("admin/", admin.site.urls))
+        from .console.api import ConsoleActivityApi, ConsoleFiguresApi
+
+        patterns += [
+            path("admin/", admin.site.urls),
+            # The staff front page's figures and activity (service_kit.console.api).
+            path("api/v1/console/figures/", ConsoleFiguresApi.as_view(), name="console-figures"),
+            path("api/v1/console/activity/", ConsoleActivityApi.as_view(), name="console-activity"),
+        ]
     if settings.STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):
         # Media on the local disk (embedded profile): served here, as S3 would serve it.
         prefix = settings.MEDIA_URL.strip("/")

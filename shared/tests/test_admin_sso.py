@@ -17,12 +17,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from conftest import query
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.checks import run_checks
 from django_otp.oath import hotp
 
+from platform_tools.testing.processes import wait_for
 from service_kit.admin_sso import (
     SESSION_KEY,
     Identity,
@@ -254,6 +254,23 @@ def test_an_idle_session_ends_before_a_deactivation_could_go_unseen(client, sett
     assert [m.id for m in run_checks() if m.id.startswith("admin_sso")] == ["admin_sso.W001"]
 
 
+def test_a_role_the_platform_does_not_have_is_a_configuration_error(settings):
+    assert not [m for m in run_checks() if m.id.startswith("admin_sso")]
+    settings.ADMIN_ROLE_PERMISSIONS = {"catalog_manager": ["notes.*"], "support": ["*.view_*"]}
+    settings.MFA_ROLES = ["admin", "payments_manager"]
+    errors = [m for m in run_checks() if m.id == "admin_sso.E001"]
+    assert [e.msg for e in errors] == [
+        "ADMIN_ROLE_PERMISSIONS names catalog_manager, not a staff role of the platform.",
+        "MFA_ROLES names payments_manager, not a staff role of the platform.",
+    ]
+
+
+def test_the_admin_takes_only_the_platforms_staff_roles_from_a_token():
+    assert identity("support", "auditor", is_staff=True).staff_roles == {"support"}
+    with pytest.raises(SignInRefused):  # staff with no role the platform has: nothing to do
+        admit(identity("auditor", is_staff=True))
+
+
 # -- real processes: auth_service and product_service ------------------------------------------
 
 AUTH, PRODUCT = BY_NAME["auth"], BY_NAME["product"]
@@ -289,16 +306,20 @@ class Authenticator:
 
     def code(self) -> str:
         step = max(int(time.time()) // 30, self.last_step + 1)
-        while step > int(time.time()) // 30 + 1:  # the device accepts one step ahead at most
-            time.sleep(1)
+        wait_for(  # the device accepts one step ahead at most: until the clock gets there
+            lambda: step <= int(time.time()) // 30 + 1,
+            31,
+            interval=0.2,
+            what="the authenticator's next time step",
+        )
         self.last_step = step
         return f"{hotp(self.key, step):06d}"
 
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
-    from service_kit.testing import backing
-    from service_kit.testing.processes import Harness
+    from platform_tools.testing import backing
+    from platform_tools.testing.processes import Harness
 
     backing.require("postgres", "rabbitmq", "redis")
     harness = Harness(
@@ -358,8 +379,7 @@ def model_links(html: str) -> set[str]:
 
 
 def shadow_row(harness, email: str):
-    rows = query(
-        harness,
+    rows = harness.query(
         PRODUCT,
         "SELECT u.is_staff, u.is_superuser, left(u.password, 1) = '!', "
         "array(SELECT g.name FROM auth_user_groups ug JOIN auth_group g ON g.id = ug.group_id "
@@ -408,15 +428,26 @@ def test_a_payment_manager_needs_the_one_time_code(platform):
     assert shadow_row(harness, PAYMENTS) == (True, False, True, ["payment_manager"])
 
 
+def throttled(harness) -> bool:
+    """Whether a TOTP device still refuses codes after a wrong one (django-otp waits
+    2 ** (failures - 1) seconds from the last failure)."""
+    return harness.query(
+        AUTH,
+        "SELECT count(*) FROM otp_totp_totpdevice WHERE throttling_failure_count > 0 AND "
+        "throttling_failure_timestamp "
+        "+ make_interval(secs => power(2, throttling_failure_count - 1)) > now()",
+    ) != [(0,)]
+
+
 def test_auth_services_own_admin_applies_the_same_rules(platform):
-    _, auth, _, phone = platform
+    harness, auth, _, phone = platform
     _, response = sign_in(auth, "auth", CUSTOMER)
     assert refusal(response).startswith("Please enter the correct email address and password")
     _, response = sign_in(auth, "auth", PAYMENTS)
     assert "needs a second factor" in refusal(response)
     _, response = sign_in(auth, "auth", PAYMENTS, otp="000000")
     assert refusal(response).startswith("Please enter the correct email address and password")
-    time.sleep(1.1)  # the device is throttled a second after a wrong code
+    wait_for(lambda: not throttled(harness), 10, interval=0.1, what="the device's throttle over")
     browser, response = sign_in(auth, "auth", PAYMENTS, otp=phone.code())
     assert signed_in_ok(response), response.text[-2000:]
     assert browser.get(f"{auth.url}/admin/", timeout=10).status_code == 200

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from datetime import timedelta
 
 import pytest
-from conftest import kit_env, kit_service, post_json
 from django.utils import timezone
+from kit import kit_env, kit_service
 from notes.models import Note
 
+from platform_tools.testing.client import post_json
+from platform_tools.testing.contract import assert_error, error_contract_test
+from platform_tools.testing.processes import wait_for
 from service_kit.models import IdempotencyKey, OutboxMessage
-from service_kit.testing.contract import assert_error, error_contract_test
 
 test_error_contract = error_contract_test(read="/api/v1/notes/", write="/api/v1/notes/")
 
@@ -126,7 +127,8 @@ def test_malformed_key_is_a_validation_error(client, key):
 def test_second_request_while_the_first_runs_is_a_conflict(harness_factory):
     """On a real process (threads) and PostgreSQL: 409 while in flight, replay afterwards."""
     harness = harness_factory("real")
-    web = harness.start_web(kit_service("notes"), **kit_env("notes", ""))
+    notes = kit_service("notes")
+    web = harness.start_web(notes, **kit_env("notes", ""))
     headers = {"Idempotency-Key": "slow-key"}
     results = {}
 
@@ -135,7 +137,15 @@ def test_second_request_while_the_first_runs_is_a_conflict(harness_factory):
 
     thread = threading.Thread(target=first)
     thread.start()
-    time.sleep(0.5)
+    in_flight = (
+        "SELECT count(*) FROM service_kit_idempotencykey WHERE key = ? AND completed_at IS NULL"
+    )
+    wait_for(
+        lambda: harness.query(notes, in_flight, ("slow-key",)) == [(1,)],
+        10,
+        interval=0.02,
+        what="the first request under way, its key held",
+    )
     status, _, body = post_json(f"{web.url}{NOTES}?sleep=2", {"text": "slow"}, headers)
     assert status == 409 and body["error"]["code"] == "conflict"
     thread.join(10)
@@ -143,3 +153,24 @@ def test_second_request_while_the_first_runs_is_a_conflict(harness_factory):
     status, response_headers, body = post_json(f"{web.url}{NOTES}", {"text": "slow"}, headers)
     assert status == 201 and body == results["first"][2]
     assert response_headers["Idempotent-Replayed"] == "true"
+
+
+def test_a_database_error_outside_the_api_views_is_a_503_too():
+    """Django's own error page (a middleware's or the admin's query failing) says the same."""
+    from django.db import OperationalError
+    from django.test import RequestFactory
+
+    from service_kit.api.errors import server_error
+
+    request = RequestFactory().get("/admin/")
+    try:
+        raise OperationalError("connection to server failed: Connection refused")
+    except OperationalError:
+        response = server_error(request)
+    assert response.status_code == 503
+    assert json.loads(response.content)["error"]["code"] == "service_unavailable"
+    try:
+        raise ValueError("a bug")
+    except ValueError:
+        response = server_error(request)
+    assert response.status_code == 500  # anything else is still a bug, and says so

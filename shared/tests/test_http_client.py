@@ -22,12 +22,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from prometheus_client import REGISTRY
 
+from platform_tools.testing.faults import SocketUpstream
+from platform_tools.testing.processes import free_port, wait_for
 from service_kit.api.errors import UpstreamTimeout, UpstreamUnavailable
+from service_kit.context import request_id_var
 from service_kit.http import CircuitBreaker, CircuitOpen, ServiceClient
-from service_kit.ops.context import request_id_var
 from service_kit.platform import BY_NAME
-from service_kit.testing.faults import SocketUpstream
-from service_kit.testing.processes import free_port
 
 RETRIES = 2
 
@@ -133,10 +133,7 @@ def client_for(settings):
 
 
 def wait_for_state(breaker: CircuitBreaker, state: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while breaker.state != state:
-        assert time.monotonic() < deadline, f"breaker still {breaker.state}, not {state}"
-        time.sleep(0.05)
+    wait_for(lambda: breaker.state == state, timeout, interval=0.05, what=f"the breaker {state}")
 
 
 def requests_counted(upstream: str, outcome: str) -> float:
@@ -357,7 +354,8 @@ def test_only_one_trial_is_let_through_while_half_open():
     with pytest.raises(CircuitOpen):
         second.allow()
 
-    time.sleep(0.25)
+    # past the reset timeout: the breaker (as every process reads it) lets one trial through
+    wait_for(lambda: second.state == "half_open", 5, interval=0.02, what="the reset timeout")
     assert first.allow() is True  # the trial
     with pytest.raises(CircuitOpen):
         second.allow()
@@ -391,7 +389,39 @@ def test_breaker_state_is_shared_with_other_processes(client_for, stub):
     assert other.stdout.splitlines()[-1] == "open"  # after its log lines
 
     # This process follows once its local snapshot expires, without calling the upstream.
-    time.sleep(client.breaker.local_ttl)
+    wait_for(
+        lambda: client.breaker.state == "open",
+        client.breaker.local_ttl + 5,
+        interval=0.05,
+        what="this process to read the shared state",
+    )
     with pytest.raises(UpstreamUnavailable):
         client.get("/api/v1/things/")
     assert len(stub.requests) == 1
+
+
+# -- the service token -------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [(401, b'{"error": {"code": "not_authenticated"}}'), (200, b'{"token": "no access key"}')],
+    ids=["credentials-refused", "unusable-answer"],
+)
+def test_a_refused_service_token_is_upstream_unavailable_not_a_crash(
+    settings, monkeypatch, status, body
+):
+    from service_kit.auth.service_tokens import ServiceTokenProvider
+
+    auth = StubUpstream(status=status, body=body)
+    try:
+        settings.UPSTREAMS = {**settings.UPSTREAMS, "auth": auth.url}
+        monkeypatch.setenv("SERVICE_CLIENT_ID", "user")
+        monkeypatch.setenv("SERVICE_CLIENT_SECRET", "not-the-secret")
+
+        with pytest.raises(UpstreamUnavailable) as raised:
+            ServiceTokenProvider()()
+    finally:
+        auth.close()
+
+    assert raised.value.details == {"upstream": "auth", "reason": "service_token_refused"}
+    (seen,) = auth.requests
+    assert seen.path == "/api/v1/auth/service-token/"

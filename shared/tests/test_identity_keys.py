@@ -8,8 +8,10 @@ import sys
 import urllib.request
 
 import jwt
-from conftest import kit_env, kit_service, post_json, wait_for
+from kit import kit_env, kit_service
 
+from platform_tools.testing.client import post_json
+from platform_tools.testing.processes import wait_for
 from service_kit.platform import BY_NAME
 
 AUTH = BY_NAME["auth"]

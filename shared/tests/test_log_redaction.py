@@ -17,8 +17,8 @@ import jwt
 import pytest
 import yaml
 
+from platform_tools.testing.secrets import find_secrets
 from service_kit.conf import REPO_ROOT, logging_settings
-from service_kit.testing.secrets import find_secrets
 
 JWT = jwt.encode({"user_id": "42", "token_type": "refresh"}, "k" * 32, algorithm="HS256")
 USER_ID = uuid.UUID("6f1c2a8e-3b4d-4e5f-8a9b-0c1d2e3f4a5b")
@@ -189,3 +189,32 @@ def test_the_shapes_find_real_secrets_and_leave_ids_alone():
         f"probe-{uuid.uuid4().hex}",  # a request id: a dash and 32 hex, but no timestamp
     ]
     assert [find_secrets(text) for text in innocent] == [[]] * len(innocent)
+
+
+def test_a_public_key_is_not_a_secret_and_a_private_key_is():
+    """A signing key's admin page shows its public key as PEM, lines joined by <br>: split at '+'
+    and '/', its base64 held a 43-character run shaped like a client secret in about one key of
+    ten. Inside a public PEM block nothing counts; a private key's armour always does."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    keys = [rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(40)]
+    pages = [
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+        .replace("\n", "<br>")
+        for key in keys
+    ]
+    assert [find_secrets(f"<p>{page}</p>") for page in pages] == [[]] * len(pages)
+    # the same base64 outside its armour is searched as any text is (the shapes still apply)
+    bare = "".join(page.split("-----")[2] for page in pages)
+    assert {leak.kind for leak in find_secrets(bare)} <= {"client_secret"}
+    private = keys[0].private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    assert "private_key" in {leak.kind for leak in find_secrets(private.decode())}
+    leaked = f"{pages[0]} {secrets.token_urlsafe(32)}"
+    assert [leak.kind for leak in find_secrets(leaked)] == ["client_secret"]

@@ -73,6 +73,9 @@ def test_a_published_charge_leaves_no_token_in_its_outbox_row():
     message = take("payment.charge")
     assert message is not None
     assert json.loads(message.body)[0][0]["data"]["payment_token"] == TOKEN
+    # Only the body carries it: Celery's argsrepr header (logged by the worker) is a label.
+    assert TOKEN not in json.dumps(message.headers, default=str)
+    assert message.headers["argsrepr"] == "[<payment.charge envelope>]"
 
 
 def test_a_dead_letter_keeps_no_token():
@@ -137,3 +140,33 @@ def test_a_redacted_letter_is_not_replayed_with_its_token_missing(admin_client):
     letter.refresh_from_db()
     assert (letter.replay_count, letter.replayed_at) == (0, None)
     assert take("payment.charge") is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_relay_sends_a_fresh_row_unread_and_reads_an_old_one_first():
+    """The relay is handed the committed rows: one younger than half the sweep's age is sent
+    without reading it again; an older one is read first, and skipped when the sweep published
+    it meanwhile (here both are marked published behind the relay's back)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from service_kit.messaging.outbox import relay
+
+    fresh, old = (send_command("payment.charge", charge_data()) for _ in range(2))
+    relay.flush()
+    while take("payment.charge") is not None:  # the two sends of their commits
+        pass
+    swept = timezone.now()
+    OutboxMessage.objects.update(published_at=swept)
+    old.created_at = swept - timedelta(seconds=settings.MESSAGING["OUTBOX_SWEEP_AGE"])
+
+    relay.submit(fresh)
+    relay.submit(old)
+    relay.flush()
+
+    message = take("payment.charge")
+    assert message is not None and json.loads(message.body)[0][0]["id"] == str(fresh.pk)
+    assert take("payment.charge") is None  # the old one: the sweep had sent it
+    # Published once only: the relay's UPDATE skips rows already published.
+    assert set(OutboxMessage.objects.values_list("published_at", flat=True)) == {swept}

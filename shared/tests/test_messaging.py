@@ -8,19 +8,23 @@ worker processes: ``alpha`` and ``beta`` bound to ``note.created``, ``gamma`` bo
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from celery import Celery
-from conftest import execute, kit_env, kit_service, post_json, query, wait_for
+from kit import kit_env, kit_service
 from kombu import Connection
+from kombu.transport.virtual import Empty
 
+from platform_tools.testing import backing
+from platform_tools.testing.client import post_json
+from platform_tools.testing.faults import TcpProxy
+from platform_tools.testing.processes import Harness, wait_for
+from service_kit.messaging import transport
 from service_kit.messaging.app import DOMAIN_EVENTS
-from service_kit.testing import backing
-from service_kit.testing.faults import TcpProxy
-from service_kit.testing.processes import Harness
 
 PUBLISHER, ALPHA, BETA, GAMMA = (kit_service(n) for n in ("notes", "alpha", "beta", "gamma"))
 
@@ -98,8 +102,8 @@ def publish_raw(broker: str, message: dict) -> None:
 
 
 def seen_count(harness, service, note_id: str) -> int:
-    return query(
-        harness, service, "SELECT count(*) FROM notes_noteseen WHERE note_id = ?", (note_id,)
+    return harness.query(
+        service, "SELECT count(*) FROM notes_noteseen WHERE note_id = ?", (note_id,)
     )[0][0]
 
 
@@ -116,14 +120,14 @@ def test_committed_event_reaches_every_bound_queue_once_and_rolled_back_never(pl
             lambda c=consumer: seen_count(harness, c, note["id"]) == 1,
             what=f"{consumer.name} to apply note.created",
         )
-    time.sleep(1.5)  # room for anything that should not arrive
+    # Nothing more arrives: the broker has handed out and had acknowledged all it holds.
+    harness.wait_drained("alpha.events", "beta.events", "gamma.events")
     for consumer in (ALPHA, BETA):
-        assert query(harness, consumer, "SELECT note_id::text FROM notes_noteseen") == [
+        assert harness.query(consumer, "SELECT note_id::text FROM notes_noteseen") == [
             (note["id"],)
         ]
-    assert query(harness, GAMMA, "SELECT count(*) FROM notes_noteseen") == [(0,)]
-    outbox = query(
-        harness,
+    assert harness.query(GAMMA, "SELECT count(*) FROM notes_noteseen") == [(0,)]
+    outbox = harness.query(
         PUBLISHER,
         "SELECT envelope->'data'->>'note_id', published_at "
         "IS NOT NULL FROM service_kit_outboxmessage",
@@ -149,11 +153,10 @@ def test_message_delivered_twice_is_applied_once(platform):
     wait_for(lambda: "message.duplicate" in alpha_log.log.read_text(), what="duplicate logged")
     for consumer in (ALPHA, BETA):
         wait_for(lambda c=consumer: seen_count(harness, c, note_id) == 1, what="applied")
-    time.sleep(1)
+    harness.wait_drained("alpha.events", "beta.events")  # both copies consumed and acknowledged
     assert seen_count(harness, ALPHA, note_id) == 1
     assert seen_count(harness, BETA, note_id) == 1
-    processed = query(
-        harness,
+    processed = harness.query(
         ALPHA,
         "SELECT count(*) FROM service_kit_processedmessage WHERE message_id = ?",
         (message["id"],),
@@ -172,8 +175,7 @@ def test_broker_unreachable_request_succeeds_and_sweep_publishes_later(platform)
         assert elapsed < 1.0, f"the request waited for the broker ({elapsed:.2f}s)"
         wait_for(
             lambda: (
-                query(
-                    harness,
+                harness.query(
                     PUBLISHER,
                     "SELECT attempts FROM "
                     "service_kit_outboxmessage WHERE envelope->'data'->>'note_id' = ?",
@@ -183,10 +185,9 @@ def test_broker_unreachable_request_succeeds_and_sweep_publishes_later(platform)
             ),
             what="a failed relay attempt",
         )
-        time.sleep(1.5)
+        harness.wait_drained("alpha.events", "beta.events")  # nothing on its way either
         assert seen_count(harness, ALPHA, note["id"]) == 0
-        pending = query(
-            harness,
+        pending = harness.query(
             PUBLISHER,
             "SELECT published_at FROM service_kit_outboxmessage "
             "WHERE envelope->'data'->>'note_id' = ?",
@@ -202,20 +203,19 @@ def test_broker_unreachable_request_succeeds_and_sweep_publishes_later(platform)
             timeout=60,
             what=f"{consumer.name} to get the swept event",
         )
-    time.sleep(1.5)
+    harness.wait_drained("alpha.events", "beta.events")  # no second copy after the sweep
     assert seen_count(harness, ALPHA, note["id"]) == 1
     assert seen_count(harness, BETA, note["id"]) == 1
 
 
 def test_failing_handler_ends_in_dead_letters_and_replays(platform):
     harness, web = platform["harness"], platform["web"]
-    execute(harness, ALPHA, "INSERT INTO notes_switch (name, \"on\") VALUES ('fail', true)")
+    harness.execute(ALPHA, "INSERT INTO notes_switch (name, \"on\") VALUES ('fail', true)")
     try:
         status, _, note = post_json(f"{web.url}/api/v1/notes/", {"text": "poison for alpha"})
         assert status == 201
         letters = wait_for(
-            lambda: query(
-                harness,
+            lambda: harness.query(
                 ALPHA,
                 "SELECT id, reason, attempts, queue FROM service_kit_deadletter "
                 "WHERE envelope->'data'->>'note_id' = ?",
@@ -246,13 +246,12 @@ def test_failing_handler_ends_in_dead_letters_and_replays(platform):
             "domain_commands/retry.alpha.events",
         ]
     finally:
-        execute(harness, ALPHA, "DELETE FROM notes_switch")
+        harness.execute(ALPHA, "DELETE FROM notes_switch")
 
     result = harness_manage(harness, ALPHA, "replay_dead_letters", "--all")
     assert "replayed 1" in result
     wait_for(lambda: seen_count(harness, ALPHA, note["id"]) == 1, what="the replay applied")
-    replayed = query(
-        harness,
+    replayed = harness.query(
         ALPHA,
         "SELECT replay_count FROM service_kit_deadletter WHERE envelope->'data'->>'note_id' = ?",
         (note["id"],),
@@ -266,8 +265,7 @@ def test_payload_breaking_its_schema_is_refused_into_dead_letters(platform):
     publish_raw(broker, message)
     for consumer in (ALPHA, BETA):
         rows = wait_for(
-            lambda c=consumer: query(
-                harness,
+            lambda c=consumer: harness.query(
                 c,
                 "SELECT reason, error FROM service_kit_deadletter WHERE message_id = ?",
                 (message["id"],),
@@ -276,8 +274,7 @@ def test_payload_breaking_its_schema_is_refused_into_dead_letters(platform):
         )
         assert rows[0][0] == "invalid"
         assert "note_id" in rows[0][1]
-    assert query(
-        harness,
+    assert harness.query(
         ALPHA,
         "SELECT count(*) FROM service_kit_processedmessage WHERE message_id = ?",
         (message["id"],),
@@ -285,8 +282,7 @@ def test_payload_breaking_its_schema_is_refused_into_dead_letters(platform):
 
 
 def _message_id(harness, note_id: str) -> str:
-    return query(
-        harness,
+    return harness.query(
         PUBLISHER,
         "SELECT id::text FROM service_kit_outboxmessage WHERE envelope->'data'->>'note_id' = ?",
         (note_id,),
@@ -329,14 +325,102 @@ def test_embedded_profile_delivers_across_processes(harness_factory):
     for consumer in (ALPHA, BETA):
         wait_for(
             lambda c=consumer: (
-                query(
-                    harness, c, "SELECT count(*) FROM notes_noteseen WHERE note_id = ?", (hex_id,)
+                harness.query(
+                    c, "SELECT count(*) FROM notes_noteseen WHERE note_id = ?", (hex_id,)
                 )[0][0]
                 == 1
             ),
             what=f"{consumer.name} to apply the event",
         )
-    time.sleep(1.5)
+    harness.wait_drained(
+        "alpha.events", "beta.events", "gamma.events"
+    )  # the broker's folder holds no message for any of them
     for consumer in (ALPHA, BETA):
-        assert query(harness, consumer, "SELECT note_id FROM notes_noteseen") == [(hex_id,)]
-    assert query(harness, GAMMA, "SELECT count(*) FROM notes_noteseen") == [(0,)]
+        assert harness.query(consumer, "SELECT note_id FROM notes_noteseen") == [(hex_id,)]
+    assert harness.query(GAMMA, "SELECT count(*) FROM notes_noteseen") == [(0,)]
+
+
+def test_the_embedded_broker_never_shows_a_message_half_written(tmp_path, monkeypatch):
+    """Given a publisher stalled in the middle of writing a message, when a worker polls its
+    queue, then it finds nothing (not an empty file it would die on), and the whole message once
+    written."""
+    folder = str(tmp_path)
+    options = {"data_folder_in": folder, "data_folder_out": folder, "processed_folder": folder}
+    writing, release = threading.Event(), threading.Event()
+    real_dumps = transport.dumps
+
+    def stalled_dumps(payload):
+        writing.set()
+        release.wait(10)
+        return real_dumps(payload)
+
+    monkeypatch.setattr(transport, "dumps", stalled_dumps)
+    with Connection("filesystem://", transport=transport.TRANSPORT, transport_options=options) as c:
+        channel = c.default_channel
+        publisher = threading.Thread(target=channel._put, args=("orders", {"id": 1}))
+        publisher.start()
+        assert writing.wait(10)
+        with pytest.raises(Empty):
+            channel._get("orders")
+        release.set()
+        publisher.join(10)
+        assert channel._get("orders") == {"id": 1}
+
+
+def _bind_together(options: dict, queues: list[str]) -> list[BaseException]:
+    """Each queue bound to the exchange ``events`` by its own connection, all at one moment."""
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(queues))
+
+    def bind(queue: str) -> None:
+        with Connection(
+            "filesystem://", transport=transport.TRANSPORT, transport_options=options
+        ) as connection:
+            start.wait(10)
+            try:
+                connection.default_channel._queue_bind("events", queue, "", queue)
+            except BaseException as exc:  # noqa: BLE001 - the failure is what the test reports
+                errors.append(exc)
+
+    threads = [threading.Thread(target=bind, args=(queue,)) for queue in queues]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    return errors
+
+
+def test_workers_binding_together_to_a_new_exchange_all_find_a_table(tmp_path):
+    """Given a fresh broker folder, when workers bind their queues to one exchange at the same
+    moment (``make up`` on a new ``var/``), then none reads a table still empty and every queue is
+    bound."""
+    queues = [f"q{n}" for n in range(6)]
+    for attempt in range(30):
+        folder = tmp_path / str(attempt)
+        folder.mkdir()
+        options = {"data_folder_in": folder, "data_folder_out": folder, "control_folder": folder}
+        assert _bind_together(options, queues) == []
+        with Connection(
+            "filesystem://", transport=transport.TRANSPORT, transport_options=options
+        ) as connection:
+            assert {q.queue for q in connection.default_channel.get_table("events")} == set(queues)
+
+
+def test_a_newer_minor_is_applied_and_an_unknown_major_dead_lettered_with_its_reason(platform):
+    harness, broker = platform["harness"], platform["publisher"]
+    minor = envelope({"note_id": str(uuid.uuid4()), "text": "x", "mood": "new"}, version="1.9")
+    major = envelope({"note_id": str(uuid.uuid4()), "text": "x"}, version="2.0")
+    publish_raw(broker, minor)
+    publish_raw(broker, major)
+    wait_for(lambda: seen_count(harness, ALPHA, minor["data"]["note_id"]) == 1, what="1.9 applied")
+    rows = wait_for(
+        lambda: harness.query(
+            ALPHA,
+            "SELECT reason, error FROM service_kit_deadletter WHERE message_id = ?",
+            (major["id"],),
+        ),
+        what="2.0 dead-lettered",
+    )
+    assert rows[0][0] == "unknown_version"
+    assert "major 2 is unknown here (known: 1)" in rows[0][1]
+    assert seen_count(harness, ALPHA, major["data"]["note_id"]) == 0

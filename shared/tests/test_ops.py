@@ -6,9 +6,10 @@ import json
 import urllib.request
 
 import pytest
-from conftest import kit_env, kit_service, post_json, wait_for
+from kit import kit_env, kit_service
 
-from service_kit.testing.processes import free_port
+from platform_tools.testing.client import post_json
+from platform_tools.testing.processes import free_port, wait_for
 
 NOTES, ALPHA = kit_service("notes"), kit_service("alpha")
 
@@ -32,8 +33,8 @@ def log_lines(proc) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def running(tmp_path_factory):
-    from service_kit.testing import backing
-    from service_kit.testing.processes import Harness
+    from platform_tools.testing import backing
+    from platform_tools.testing.processes import Harness
 
     backing.require("postgres", "rabbitmq", "redis")
     harness = Harness(
@@ -146,5 +147,28 @@ def test_readiness_names_what_failed(harness_factory):
     ready = json.loads(body)
     assert status == 503
     assert ready["status"] == "unavailable"
-    assert ready["failed"] == ["cache", "broker"]
+    assert ready["failed"] == ["cache"]  # the broker is only "degraded" (next test)
+    assert ready["degraded"] == ["broker"]
     assert ready["checks"]["database"]["ok"] is True
+
+
+def test_a_broker_outage_leaves_the_service_ready_but_degraded(harness_factory):
+    """The outbox buffers what the service publishes: taking it out of rotation would turn a
+    broker blip into an outage. Liveness never asks the broker."""
+    harness = harness_factory("real")
+    dead = free_port()
+    web = harness.start_web(
+        NOTES,
+        wait=False,
+        **kit_env("notes", "", CELERY_BROKER_URL=f"amqp://guest:guest@127.0.0.1:{dead}//"),
+    )
+    web.wait_http("/healthz")
+    status, _, body = get(f"{web.url}/readyz")
+    ready = json.loads(body)
+    assert status == 200, ready
+    assert ready["status"] == "degraded" and ready["failed"] == []
+    assert ready["degraded"] == ["broker"]
+    assert ready["checks"]["broker"]["ok"] is False
+    assert ready["checks"]["database"]["ok"] and ready["checks"]["cache"]["ok"]
+    status, _, body = get(f"{web.url}/healthz")
+    assert status == 200 and json.loads(body)["status"] == "ok"

@@ -3,7 +3,7 @@ fails naming it, a wrong cell fails naming it, and a known failure that holds fa
 
 import pytest
 
-from service_kit.testing.permissions import permission_matrix_tests
+from platform_tools.testing.permissions import permission_matrix_tests
 
 pytestmark = pytest.mark.django_db
 

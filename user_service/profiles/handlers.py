@@ -1,4 +1,4 @@
-"""auth_service's user events (ARCHITECTURE.md, Identity and Messaging).
+"""auth_service's user events (docs/architecture.md#identity, docs/messages.md).
 
 The kit runs each handler in a transaction with its inbox record, drops redelivered messages,
 retries a handler that raises and dead-letters it in the end; handlers only call services.

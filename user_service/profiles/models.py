@@ -12,9 +12,12 @@ def avatar_upload_to(profile: "Profile", filename: str) -> str:
 class Profile(models.Model):
     """What user_service holds of a user of auth_service (same UUID, no shared table).
 
-    Rows are made by the ``user.registered`` event, never through the API. ``erased_at`` marks a
-    profile anonymised by ``user.erased``: it stays as a tombstone so that a late or redelivered
-    event can never bring the erased data back.
+    A row is made by whichever comes first: the ``user.registered`` event, or the user's first
+    authenticated request (from the token's claims: id and email), so a client never depends on
+    the event's timing. ``registered_at`` says when the event was applied (null until then: the
+    event then fills in what the token did not carry, once). ``erased_at`` marks a profile
+    anonymised by ``user.erased``: it stays as a tombstone so that a late or redelivered event,
+    or a request, can never bring the erased data back.
     """
 
     user_id = models.UUIDField(primary_key=True)
@@ -27,6 +30,8 @@ class Profile(models.Model):
     avatar = models.FileField(upload_to=avatar_upload_to, max_length=255, blank=True)
     is_active = models.BooleanField(default=True)
     erased_at = models.DateTimeField(null=True, blank=True)
+    # When auth_service's user.registered was applied; null while made from a token's claims.
+    registered_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

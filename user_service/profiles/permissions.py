@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service_kit.auth.permissions import IsAuthenticated
+from service_kit.auth import IsAuthenticated
 
 
 class IsStaff(IsAuthenticated):

@@ -40,7 +40,7 @@ class PhoneField(serializers.CharField):
         return number
 
 
-class StrictSerializerMixin:
+class StrictSerializerMixin(serializers.Serializer):
     """Refuse fields the resource does not have, instead of silently ignoring a typo.
 
     Read-only fields may be sent (a client may send back what it read) and are ignored, except

@@ -23,6 +23,7 @@ from PIL import Image
 
 from service_kit.models import DeadLetter
 
+from . import accounts
 from .errors import AddressBookFull, AvatarTooLarge, InvalidInput, ProfileNotFound
 from .models import Address, Profile
 from .selectors import address_get, profile_get_active
@@ -72,26 +73,78 @@ def _locked_profile(user_id: UUID) -> Profile:
 def profile_register(
     *, user_id: UUID, email: str, first_name: str = "", last_name: str = ""
 ) -> tuple[Profile, bool]:
-    """Create the profile of a newly registered user; an existing profile is left as it is.
+    """Create the profile of a newly registered user, or merge the event into the profile the
+    user's first request made from the token's claims (:func:`profile_from_claims`).
 
-    Returns the profile and whether it was created. The inbox already drops a redelivered
-    message, so an existing profile here means another ``user.registered`` for the same user (a
-    replay with a new message id) or a tombstone left by an erasure that overtook registration.
+    Returns the profile and whether it was created. The merge happens once (``registered_at``):
+    it fills in the names the user has not set meanwhile, and never touches an erased profile.
+    The inbox already drops a redelivered message, so a registered profile here means another
+    ``user.registered`` for the same user (a replay with a new message id): left as it is.
     """
-    profile, created = Profile.objects.get_or_create(
-        pk=user_id,
-        defaults={
-            "email": email,
-            # The event is not bound by our column sizes; a too long name must not dead-letter it.
-            "first_name": first_name[:NAME_MAX_LENGTH],
-            "last_name": last_name[:NAME_MAX_LENGTH],
-        },
-    )
-    logger.info(
-        "profile.registered" if created else "profile.register_skipped",
-        extra={"user_id": str(user_id)},
-    )
+    # The event is not bound by our column sizes; a too long name must not dead-letter it.
+    names = {"first_name": first_name[:NAME_MAX_LENGTH], "last_name": last_name[:NAME_MAX_LENGTH]}
+    now = timezone.now()
+    with transaction.atomic():
+        profile, created = Profile.objects.select_for_update().get_or_create(
+            pk=user_id, defaults={"email": email, "registered_at": now, **names}
+        )
+        merged = not created and profile.registered_at is None and not profile.is_erased
+        if merged:
+            for name, value in names.items():
+                if value and not getattr(profile, name):
+                    setattr(profile, name, value)
+            profile.registered_at = now
+            profile.save(update_fields=[*names, "registered_at", "updated_at"])
+    event = "registered" if created else "register_merged" if merged else "register_skipped"
+    logger.info(f"profile.{event}", extra={"user_id": str(user_id)})
     return profile, created
+
+
+def profile_from_claims(*, user_id: UUID, email: str) -> Profile:
+    """The caller's active profile, made from their token's claims when ``user.registered`` has
+    not been applied yet (the broker down, the worker behind): a service answers its own user
+    without waiting for an event. A deactivated or erased profile stays gone (404)."""
+    profile = Profile.objects.filter(pk=user_id).first()
+    if profile is None:
+        profile, created = Profile.objects.get_or_create(pk=user_id, defaults={"email": email})
+        if created:
+            logger.info("profile.started_from_token", extra={"user_id": str(user_id)})
+    if not profile.is_active:
+        raise ProfileNotFound()
+    return profile
+
+
+def profile_from_account(*, user_id: UUID) -> None:
+    """Any user's profile, for staff and services reading it by id: made from auth_service's
+    account when ``user.registered`` has not been applied yet, as it would be then (a
+    deactivated account's inactive, an erased one's a tombstone). An existing profile is left as
+    it is and auth_service is not asked. The event merges into the made profile later
+    (:func:`profile_register`), and a profile the event makes meanwhile is the one kept (one row
+    per user: get_or_create).
+
+    No such account: ``ProfileNotFound``; auth_service not answering: the kit's 503/504."""
+    if Profile.objects.filter(pk=user_id).exists():
+        return
+    account = accounts.account_get(user_id=user_id)
+    if account is None:
+        raise ProfileNotFound("No profile exists for this user.")
+    defaults: dict[str, Any]
+    if account.is_erased:
+        defaults = {
+            "email": erased_email(user_id),
+            "is_active": False,
+            "erased_at": timezone.now(),
+        }
+    else:
+        defaults = {
+            "email": account.email,
+            "first_name": account.first_name[:NAME_MAX_LENGTH],
+            "last_name": account.last_name[:NAME_MAX_LENGTH],
+            "is_active": account.is_active,
+        }
+    _, created = Profile.objects.get_or_create(pk=user_id, defaults=defaults)
+    if created:
+        logger.info("profile.started_from_account", extra={"user_id": str(user_id)})
 
 
 def profile_email_update(*, user_id: UUID, email: str) -> None:

@@ -1,8 +1,10 @@
-"""The users API (API.md, "users"): views parse input, call one service or selector, shape output.
+"""The users API (docs/api.md#resources, users): views parse input, call one service or
+selector, shape output.
 
 Everything under ``me/`` is the caller's own and needs a person's token (a service identity has
-no "me": 403). A user without an active profile (not registered here yet, deactivated or erased)
-gets 404 ``not_found`` on all of it: to the API such a profile does not exist.
+no "me": 403). The caller's profile exists from their first request: made from the token's claims
+if ``user.registered`` has not arrived yet (the event merges into it later). A deactivated or
+erased profile gets 404 ``not_found`` on all of it: to the API such a profile does not exist.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from service_kit.auth.permissions import HasRole, HasScope, IsUser
+from service_kit.auth import HasRole, HasScope, IsUser
 
 from . import selectors, services
 from .errors import ProfileNotFound
@@ -35,11 +37,16 @@ PROFILE_READ_SCOPE = "users:read"
 
 
 def caller_id(request: Request) -> UUID:
-    """The caller's user id from the token (auth_service's user ids are UUIDs)."""
+    """The caller's user id from the token (auth_service's user ids are UUIDs), their profile
+    made from the token's claims if ``user.registered`` has not arrived yet (once a request)."""
     try:
-        return UUID(str(request.user.id))
+        user_id = UUID(str(request.user.id))
     except ValueError:
         raise ProfileNotFound() from None
+    if getattr(request, "_profile_started", None) != user_id:
+        services.profile_from_claims(user_id=user_id, email=getattr(request.user, "email", ""))
+        request._profile_started = user_id  # type: ignore[attr-defined]
+    return user_id
 
 
 class MeApi(generics.GenericAPIView):
@@ -148,7 +155,9 @@ class AvatarApi(generics.GenericAPIView):
 
 
 class UserDetailApi(generics.GenericAPIView):
-    """Any profile, inactive and erased ones included: for support staff and for services."""
+    """Any profile, inactive and erased ones included: for support staff and for services. A
+    user whose ``user.registered`` has not arrived yet is read from auth_service first (their
+    profile made from the account; an unknown user is 404, auth_service down 503)."""
 
     permission_classes = [
         (IsStaff & HasRole(*PROFILE_READ_ROLES)) | HasScope(PROFILE_READ_SCOPE),
@@ -156,5 +165,6 @@ class UserDetailApi(generics.GenericAPIView):
     serializer_class = UserDetailSerializer
 
     def get(self, request: Request, user_id: UUID) -> Response:
+        services.profile_from_account(user_id=user_id)
         profile = selectors.profile_get(user_id=user_id)
         return Response(self.get_serializer(profile).data)

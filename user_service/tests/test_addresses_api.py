@@ -5,11 +5,12 @@ import uuid
 import pytest
 from django.db import IntegrityError, transaction
 from profiles import services
-from profiles.factories import AddressFactory, ProfileFactory
 from profiles.models import Address
 
-from service_kit.testing.api import at_once
-from service_kit.testing.contract import assert_error
+from platform_tools.testing.api import at_once
+from platform_tools.testing.contract import assert_error
+
+from .factories import AddressFactory, ProfileFactory
 
 pytestmark = pytest.mark.django_db
 

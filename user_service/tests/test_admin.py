@@ -1,8 +1,9 @@
 """The profiles admin: search, filter, addresses inline (with the one-default rule kept)."""
 
 import pytest
-from profiles.factories import AddressFactory, ProfileFactory
 from profiles.models import Address
+
+from .factories import AddressFactory, ProfileFactory
 
 pytestmark = pytest.mark.django_db
 

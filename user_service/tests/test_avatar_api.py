@@ -1,13 +1,13 @@
-"""``PUT|DELETE /api/v1/users/me/avatar/`` against a real S3 protocol server (moto over HTTP)."""
+"""``PUT|DELETE /api/v1/users/me/avatar/`` against real storage servers over HTTP: every test runs
+on S3 (moto's server) and on Google Cloud Storage (gcp-storage-emulator), the ``media`` fixture."""
 
 import io
 import urllib.request
-from urllib.parse import urlsplit
 
 import pytest
 from PIL import Image
 
-from service_kit.testing.contract import assert_error
+from platform_tools.testing.contract import assert_error
 
 from .helpers import png_bytes, upload
 
@@ -23,7 +23,7 @@ def image_bytes(image_format: str, mode: str = "RGB") -> bytes:
 
 
 def test_a_png_is_stored_in_the_bucket_and_its_url_serves_it(
-    s3, api, profile, django_capture_on_commit_callbacks
+    media, api, profile, django_capture_on_commit_callbacks
 ):
     content = png_bytes()
 
@@ -31,11 +31,10 @@ def test_a_png_is_stored_in_the_bucket_and_its_url_serves_it(
         response = upload(api, content, name="me.png")
 
     assert response.status_code == 200, response.content
-    (key,) = s3.keys()
+    (key,) = media.names()
     assert key.startswith(f"avatars/{profile.user_id}/") and key.endswith(".png")
-    assert s3.body(key) == content
-    head = s3.client.head_object(Bucket=s3.bucket, Key=key)
-    assert head["ContentType"] == "image/png"
+    assert media.body(key) == content
+    assert media.content_type(key) == "image/png"
     body = response.json()
     assert body == {
         "id": str(profile.user_id),
@@ -46,15 +45,14 @@ def test_a_png_is_stored_in_the_bucket_and_its_url_serves_it(
         "preferences": {},
         "avatar_url": body["avatar_url"],
     }
-    url = urlsplit(body["avatar_url"])
-    assert f"{url.scheme}://{url.netloc}" == s3.endpoint_url
-    assert url.path == f"/{s3.bucket}/{key}"
+    assert body["avatar_url"].split("?")[0] == media.object_url(key)
+    media.check_signed(body["avatar_url"], lifetime=3600)  # signed by us, for an hour
     with urllib.request.urlopen(body["avatar_url"], timeout=5) as fetched:  # presigned: works
         assert fetched.read() == content
     profile.refresh_from_db()
     assert profile.avatar.name == key
     assert api.get("/api/v1/users/me/").json()["avatar_url"].split("?")[0] == (
-        f"{s3.endpoint_url}/{s3.bucket}/{key}"
+        media.object_url(key)
     )
 
 
@@ -63,31 +61,31 @@ def test_a_png_is_stored_in_the_bucket_and_its_url_serves_it(
     [("JPEG", "RGB", "jpg"), ("PNG", "RGBA", "png"), ("WEBP", "RGB", "webp")],
 )
 def test_jpeg_png_and_webp_are_accepted_and_named_by_their_content(
-    s3, api, image_format, mode, extension
+    media, api, image_format, mode, extension
 ):
     # The client's file name says .bin: the stored name comes from what the bytes are.
     response = upload(api, image_bytes(image_format, mode), name="upload.bin")
 
     assert response.status_code == 200, response.content
-    (key,) = s3.keys()
+    (key,) = media.names()
     assert key.endswith(f".{extension}")
 
 
 def test_replacing_the_avatar_deletes_the_old_file(
-    s3, api, profile, django_capture_on_commit_callbacks
+    media, api, profile, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         upload(api, png_bytes(color="red"))
-    (old,) = s3.keys()
+    (old,) = media.names()
     new_content = png_bytes(color="green")
 
     with django_capture_on_commit_callbacks(execute=True):
         response = upload(api, new_content)
 
     assert response.status_code == 200
-    (new,) = s3.keys()
+    (new,) = media.names()
     assert new != old
-    assert s3.body(new) == new_content
+    assert media.body(new) == new_content
     profile.refresh_from_db()
     assert profile.avatar.name == new
 
@@ -103,30 +101,30 @@ def test_replacing_the_avatar_deletes_the_old_file(
     ids=["text-named-png", "gif", "truncated-png", "svg"],
 )
 def test_anything_but_a_jpeg_png_or_webp_image_is_refused_and_nothing_stored(
-    s3, api, profile, django_capture_on_commit_callbacks, content, name, content_type
+    media, api, profile, django_capture_on_commit_callbacks, content, name, content_type
 ):
     with django_capture_on_commit_callbacks(execute=True):
         upload(api, png_bytes())
-    before = s3.keys()
+    before = media.names()
 
     response = upload(api, content, name=name, content_type=content_type)
 
     body = assert_error(response, 400, "validation_error")
     assert body["error"]["details"] == {"avatar": ["Upload a JPEG, PNG or WebP image."]}
-    assert s3.keys() == before
+    assert media.names() == before
     profile.refresh_from_db()
     assert profile.avatar.name == before[0]
 
 
-def test_a_real_gif_is_refused(s3, api):
+def test_a_real_gif_is_refused(media, api):
     response = upload(api, image_bytes("GIF"), name="a.gif", content_type="image/gif")
 
     body = assert_error(response, 400, "validation_error")
     assert body["error"]["details"] == {"avatar": ["Upload a JPEG, PNG or WebP image."]}
-    assert s3.keys() == []
+    assert media.names() == []
 
 
-def test_an_image_larger_than_the_limit_is_413_and_nothing_is_stored(s3, api, settings):
+def test_an_image_larger_than_the_limit_is_413_and_nothing_is_stored(media, api, settings):
     settings.AVATAR_MAX_BYTES = 4096
     content = png_bytes(size=(64, 64), noise=True)
     assert len(content) > 4096
@@ -136,10 +134,10 @@ def test_an_image_larger_than_the_limit_is_413_and_nothing_is_stored(s3, api, se
     body = assert_error(response, 413, "payload_too_large")
     assert body["error"]["details"] == {"max_bytes": 4096}
     assert body["error"]["message"] == "The avatar is larger than 4096 bytes."
-    assert s3.keys() == []
+    assert media.names() == []
 
 
-def test_the_default_limit_is_two_mebibytes_and_an_image_just_over_it_is_refused(s3, api):
+def test_the_default_limit_is_two_mebibytes_and_an_image_just_over_it_is_refused(media, api):
     from django.conf import settings
 
     assert settings.AVATAR_MAX_BYTES == 2 * 1024 * 1024
@@ -149,17 +147,17 @@ def test_the_default_limit_is_two_mebibytes_and_an_image_just_over_it_is_refused
     body = assert_error(upload(api, content), 413, "payload_too_large")
 
     assert body["error"]["details"] == {"max_bytes": 2 * 1024 * 1024}
-    assert s3.keys() == []
+    assert media.names() == []
 
 
-def test_an_image_wider_than_the_limit_is_refused(s3, api, settings):
+def test_an_image_wider_than_the_limit_is_refused(media, api, settings):
     settings.AVATAR_MAX_DIMENSION = 32
 
     response = upload(api, png_bytes(size=(33, 8)))
 
     body = assert_error(response, 400, "validation_error")
     assert body["error"]["details"] == {"avatar": ["The image may be at most 32x32 pixels."]}
-    assert s3.keys() == []
+    assert media.names() == []
 
 
 @pytest.mark.parametrize(
@@ -173,7 +171,7 @@ def test_an_image_wider_than_the_limit_is_refused(s3, api, settings):
     ],
     ids=["no-field", "text-field"],
 )
-def test_a_form_without_the_file_is_a_validation_error(s3, api, fields, message):
+def test_a_form_without_the_file_is_a_validation_error(media, api, fields, message):
     from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 
     response = api.client.put(
@@ -187,11 +185,11 @@ def test_a_form_without_the_file_is_a_validation_error(s3, api, fields, message)
     assert body["error"]["details"] == {"avatar": [message]}
 
 
-def test_an_empty_file_is_a_validation_error(s3, api):
+def test_an_empty_file_is_a_validation_error(media, api):
     body = assert_error(upload(api, b""), 400, "validation_error")
 
     assert body["error"]["details"] == {"avatar": ["The submitted file is empty."]}
-    assert s3.keys() == []
+    assert media.names() == []
 
 
 def test_a_multipart_body_without_a_boundary_is_a_parse_error(api):
@@ -208,17 +206,19 @@ def test_json_is_not_an_upload(api):
     assert_error(response, 415, "unsupported_media_type")
 
 
-def test_a_user_without_an_active_profile_stores_nothing(s3, as_user, profile):
+def test_a_user_without_an_active_profile_stores_nothing(media, as_user, profile):
     profile.is_active = False
     profile.save()
 
     response = upload(as_user(profile), png_bytes())
 
     assert_error(response, 404, "not_found")
-    assert s3.keys() == []
+    assert media.names() == []
 
 
-def test_deleting_the_avatar_removes_the_file(s3, api, profile, django_capture_on_commit_callbacks):
+def test_deleting_the_avatar_removes_the_file(
+    media, api, profile, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         upload(api, png_bytes())
 
@@ -226,7 +226,7 @@ def test_deleting_the_avatar_removes_the_file(s3, api, profile, django_capture_o
         response = api.delete(AVATAR)
 
     assert response.status_code == 204
-    assert s3.keys() == []
+    assert media.names() == []
     assert api.get("/api/v1/users/me/").json()["avatar_url"] is None
 
 

@@ -4,7 +4,7 @@ import pytest
 from profiles.checks import avatar_settings_check
 
 
-def ids() -> list[str]:
+def ids() -> list[str | None]:
     return [message.id for message in avatar_settings_check(None)]
 
 

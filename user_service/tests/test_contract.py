@@ -1,4 +1,4 @@
-from service_kit.testing.contract import error_contract_test, token_matrix_test
+from platform_tools.testing.contract import error_contract_test, token_matrix_test
 
 test_error_contract = error_contract_test(write="/api/v1/users/me/addresses/")
 

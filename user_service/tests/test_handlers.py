@@ -5,7 +5,6 @@ import uuid
 
 import pytest
 from django.conf import settings
-from profiles.factories import AddressFactory, ProfileFactory
 from profiles.handlers import (
     on_user_deactivated,
     on_user_erased,
@@ -14,9 +13,10 @@ from profiles.handlers import (
 )
 from profiles.models import Address, Profile
 
+from platform_tools.testing.contract import assert_error
 from service_kit.models import DeadLetter, ProcessedMessage
-from service_kit.testing.contract import assert_error
 
+from .factories import AddressFactory, ProfileFactory
 from .helpers import envelope, png_bytes, upload
 
 pytestmark = pytest.mark.django_db
@@ -81,6 +81,50 @@ def test_registered_twice_with_two_message_ids_keeps_the_first_profile_as_it_is(
     assert results == ["applied", "applied"]
     assert list(Profile.objects.values_list("user_id", "email")) == [(user_id, "ada@example.com")]
     assert ProcessedMessage.objects.count() == 2
+
+
+def test_registered_after_the_first_request_merges_into_the_profile_made_from_the_token(
+    as_user,
+):
+    """The user asked first (the profile came from the token's claims) and named themselves;
+    the event then fills in only what is still blank, once, and a replay changes nothing."""
+    user_id = uuid.uuid4()
+    api = as_user(Profile(user_id=user_id, email="ada@example.com"))
+    assert api.patch("/api/v1/users/me/", {"last_name": "King"}).status_code == 200
+
+    first, replay = registered(user_id), registered(user_id, first_name="Other", last_name="X")
+    assert on_user_registered.apply(args=[first]).get() == "applied"
+
+    profile = Profile.objects.get()
+    assert (profile.email, profile.first_name, profile.last_name) == (
+        "ada@example.com",
+        "Ada",  # from the event: the token carried no name
+        "King",  # the user's own, kept
+    )
+    assert profile.registered_at is not None
+    merged_at = profile.registered_at
+    assert on_user_registered.apply(args=[replay]).get() == "applied"
+    profile.refresh_from_db()
+    assert (profile.first_name, profile.last_name, profile.registered_at) == (
+        "Ada",
+        "King",
+        merged_at,
+    )
+    body = api.get("/api/v1/users/me/").json()
+    assert (body["first_name"], body["last_name"]) == ("Ada", "King")
+
+
+def test_a_token_never_brings_back_an_erased_profile(as_user):
+    user_id = uuid.uuid4()
+    on_user_erased.apply(args=[envelope("user.erased", user_id=str(user_id))]).get()
+
+    assert_error(
+        as_user(Profile(user_id=user_id, email="ada@example.com")).get("/api/v1/users/me/"),
+        404,
+        "not_found",
+    )
+    profile = Profile.objects.get()
+    assert profile.is_erased and profile.email.endswith("@erased.invalid")
 
 
 def test_the_same_message_delivered_twice_is_applied_once():
@@ -170,7 +214,7 @@ def test_an_event_before_registration_is_retried_then_dead_lettered(
 
 
 def test_erased_anonymises_everything_and_deletes_addresses_and_avatar_files(
-    s3, api, profile, django_capture_on_commit_callbacks
+    media, api, profile, django_capture_on_commit_callbacks
 ):
     profile.preferences = {"newsletter": True, "language": "en"}
     profile.save()
@@ -178,7 +222,7 @@ def test_erased_anonymises_everything_and_deletes_addresses_and_avatar_files(
     other = AddressFactory()  # another user's address stays
     with django_capture_on_commit_callbacks(execute=True):
         assert upload(api, png_bytes()).status_code == 200
-    assert len(s3.keys()) == 1
+    assert len(media.names()) == 1
 
     raw = envelope("user.erased", user_id=str(profile.user_id))
     assert on_user_erased.apply(args=[raw]).get() == "applied"
@@ -191,19 +235,19 @@ def test_erased_anonymises_everything_and_deletes_addresses_and_avatar_files(
     assert profile.is_active is False
     assert profile.erased_at is not None
     assert list(Address.objects.all()) == [other]
-    assert s3.keys() == []
+    assert media.names() == []
 
 
-def test_erased_deletes_every_avatar_file_of_the_user_even_one_left_behind(s3, profile):
+def test_erased_deletes_every_avatar_file_of_the_user_even_one_left_behind(media, profile):
     # A replaced avatar whose deletion failed (storage down after the commit) is still the
     # user's data: erasure deletes the user's whole avatar folder.
     folder = f"avatars/{profile.user_id}"
-    s3.client.put_object(Bucket=s3.bucket, Key=f"{folder}/left-behind.png", Body=png_bytes())
-    s3.client.put_object(Bucket=s3.bucket, Key="avatars/someone-else/a.png", Body=png_bytes())
+    media.put(f"{folder}/left-behind.png", png_bytes())
+    media.put("avatars/someone-else/a.png", png_bytes())
 
     on_user_erased.apply(args=[envelope("user.erased", user_id=str(profile.user_id))]).get()
 
-    assert s3.keys() == ["avatars/someone-else/a.png"]
+    assert media.names() == ["avatars/someone-else/a.png"]
 
 
 def test_erased_before_registration_leaves_a_tombstone_a_late_registration_cannot_fill():

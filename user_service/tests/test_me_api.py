@@ -3,10 +3,11 @@
 import uuid
 
 import pytest
-from profiles.factories import ProfileFactory
 from profiles.models import Profile
 
-from service_kit.testing.contract import assert_error
+from platform_tools.testing.contract import assert_error
+
+from .factories import ProfileFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -36,12 +37,24 @@ def test_me_is_the_tokens_user_not_anyone_else(as_user, profile):
     assert (body["id"], body["email"]) == (str(other.user_id), "grace@example.com")
 
 
-def test_me_without_a_profile_yet_is_not_found(as_user):
-    stranger = Profile(user_id=uuid.uuid4(), email="new@example.com")  # not saved
+def test_me_before_user_registered_arrives_is_made_from_the_tokens_claims(as_user):
+    """A new user asks before the event (the broker down, the worker behind): no 404."""
+    newcomer = Profile(user_id=uuid.uuid4(), email="new@example.com")  # not saved: no event yet
+    api = as_user(newcomer)
 
-    body = assert_error(as_user(stranger).get(ME), 404, "not_found")
+    response = api.get(ME)
 
-    assert body["error"]["message"] == "No active profile exists for this user."
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["id"], body["email"]) == (str(newcomer.user_id), "new@example.com")
+    assert (body["first_name"], body["last_name"]) == ("", "")
+    profile = Profile.objects.get()
+    assert profile.registered_at is None and profile.is_active
+    # The user can use it at once: an address, a name.
+    assert api.patch(ME, {"first_name": "Nell"}).status_code == 200
+    address = {"name": "Nell", "line1": "1 Main St", "city": "Leeds", "country": "GB"}
+    assert api.post(f"{ME}addresses/", address).status_code == 201
+    assert Profile.objects.count() == 1
 
 
 @pytest.mark.parametrize("state", ["deactivated", "erased"])

@@ -4,9 +4,10 @@ import uuid
 
 import pytest
 from django.utils import timezone
-from profiles.factories import AddressFactory, ProfileFactory
 
-from service_kit.testing.contract import assert_error
+from platform_tools.testing.contract import assert_error
+
+from .factories import AddressFactory, ProfileFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -3,7 +3,7 @@
 
 from django.db import migrations
 
-# Frozen here: a migration must not change when service_kit.auth.ROLES does later.
+# Frozen here: a migration must not change when service_kit.roles.ROLES does later.
 STAFF_ROLES = (
     "catalogue_manager",
     "inventory_manager",

@@ -40,18 +40,18 @@ helm.sh/chart: {{ printf "%s-%s" $root.Chart.Name $root.Chart.Version }}
 {{- define "platform.podLabels" -}}
 {{ include "platform.labels" . }}
 app: {{ index . 1 }}
-version: {{ include "platform.tag" (index . 0) | quote }}
+version: {{ (index (index . 0).Values.services (index . 1)).imageTag | default (include "platform.tag" (index . 0)) | quote }}
 {{- end -}}
 
 {{- define "platform.tag" -}}
 {{- .Values.global.image.tag | default .Chart.AppVersion -}}
 {{- end -}}
 
-{{/* The image of a service: (list $ $svc). */}}
+{{/* The image of a service: (list $ $svc), at its own imageTag when it was released alone. */}}
 {{- define "platform.image" -}}
 {{- $root := index . 0 -}}
 {{- $svc := index . 1 -}}
-{{- printf "%s/%s:%s" ($root.Values.global.image.registry | trimSuffix "/") $svc.folder (include "platform.tag" $root) -}}
+{{- printf "%s/%s:%s" ($root.Values.global.image.registry | trimSuffix "/") $svc.folder ($svc.imageTag | default (include "platform.tag" $root)) -}}
 {{- end -}}
 
 {{/* The in-cluster address of a service's web Service. */}}
@@ -88,6 +88,21 @@ SERVICE_CLIENT_ID: {{ $svc.name | quote }}
 JWT_JWKS_URL: {{ printf "http://%s:%v/.well-known/jwks.json" (include "platform.serviceHost" (list $root "auth")) $root.Values.defaults.web.port | quote }}
 {{- range $other := keys $root.Values.services | sortAlpha }}
 {{ upper $other }}_SERVICE_URL: {{ printf "http://%s:%v" (include "platform.serviceHost" (list $root $other)) $root.Values.defaults.web.port | quote }}
+{{- end }}
+{{- with $root.Values.global.tracing }}
+{{- if .otlpEndpoint }}
+OTEL_EXPORTER_OTLP_ENDPOINT: {{ .otlpEndpoint | quote }}
+OTEL_EXPORTER_OTLP_PROTOCOL: http/protobuf
+OTEL_TRACES_SAMPLER: {{ .sampler | quote }}
+OTEL_TRACES_SAMPLER_ARG: {{ .samplerArg | toString | quote }}
+OTEL_SERVICE_NAME: {{ $svc.name | quote }}
+{{- $version := $svc.imageTag | default (include "platform.tag" $root) }}
+{{- $attributes := list (printf "service.version=%s" $version) (printf "deployment.environment=%s" .environment) (printf "k8s.namespace.name=%s" $root.Release.Namespace) }}
+{{- range $key, $value := .resourceAttributes }}
+{{- $attributes = append $attributes (printf "%s=%s" $key $value) }}
+{{- end }}
+OTEL_RESOURCE_ATTRIBUTES: {{ join "," $attributes | quote }}
+{{- end }}
 {{- end }}
 {{- range $key, $value := $root.Values.global.env }}
 {{ $key }}: {{ $value | toString | quote }}

@@ -1,4 +1,5 @@
-"""The sandbox: a card network that behaves like one, without money (API.md, sandbox tokens).
+"""The sandbox: a card network that behaves like one, without money
+(docs/api.md#sandbox-card-tokens).
 
 - ``tok_visa``, ``tok_mastercard``: approved;
 - ``tok_chargeDeclined`` → ``card_declined``; ``tok_insufficientFunds`` → ``insufficient_funds``;

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 
 from .credentials import credential_checker
 from .identity import SignInRefused, admit
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.http import HttpRequest
 
 logger = logging.getLogger(__name__)
 
@@ -37,13 +42,13 @@ class AdminLoginForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
     )
 
-    def __init__(self, request=None, *args, **kwargs):
+    def __init__(self, request: HttpRequest | None = None, *args: Any, **kwargs: Any) -> None:
         self.request = request
-        self.user_cache = None
+        self.user_cache: AbstractBaseUser | None = None
         super().__init__(*args, **kwargs)
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
         email, password = cleaned.get("email"), cleaned.get("password")
         if not email or not password:
             return cleaned
@@ -60,9 +65,9 @@ class AdminLoginForm(forms.Form):
             logger.info("admin_sso.refused", extra={"reason": exc.code})
             raise ValidationError(exc.message, code=exc.code) from None
         user = checker.user_for(identity)
-        user.admin_sso_identity = identity  # recorded in the session once logged in
+        user.admin_sso_identity = identity  # type: ignore[attr-defined]  # read by sessions.on_user_logged_in
         self.user_cache = user
         return cleaned
 
-    def get_user(self):
+    def get_user(self) -> AbstractBaseUser | None:
         return self.user_cache

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from service_kit.auth.verify import mfa_roles
-
-CUSTOMER = "customer"
+from service_kit.roles import STAFF_ROLES
 
 INVALID_CREDENTIALS = "invalid_credentials"
 NOT_STAFF = "not_staff"
@@ -52,6 +51,9 @@ class Identity:
     amr: frozenset[str]
     jti: str | None = None
     issued_at: float = 0.0
+    #: The staff session (single sign-on) this sign-in belongs to, kept by auth_service.
+    session: str | None = None
+    active: bool = True
 
     @classmethod
     def from_claims(cls, claims: dict[str, Any]) -> Identity:
@@ -63,18 +65,26 @@ class Identity:
             amr=frozenset(claims.get("amr") or ()),
             jti=claims.get("jti"),
             issued_at=float(claims.get("iat") or 0),
+            session=claims.get("sid"),
+            active=bool(claims.get("is_active", True)),
         )
 
     @property
     def staff_roles(self) -> frozenset[str]:
-        return self.roles - {CUSTOMER}
+        """The claimed roles the platform knows as staff roles (``customer`` is none)."""
+        return self.roles.intersection(STAFF_ROLES)
 
 
 def admit(identity: Identity) -> None:
     """Staff with a staff role enter; roles in ``settings.MFA_ROLES`` (refunds, admin) only
     with a one-time code, the rule every API applies to tokens. Raises :class:`SignInRefused`
     otherwise."""
-    if not identity.is_staff or not identity.email or not identity.staff_roles:
+    if (
+        not identity.is_staff
+        or not identity.active
+        or not identity.email
+        or not identity.staff_roles
+    ):
         raise SignInRefused(NOT_STAFF)
     needs_otp = identity.staff_roles.intersection(mfa_roles())
     if needs_otp and "otp" not in identity.amr:

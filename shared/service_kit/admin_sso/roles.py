@@ -1,5 +1,5 @@
 """Staff roles to Django groups: each role a group holding the permissions this service's
-``ADMIN_ROLE_PERMISSIONS`` grants it.
+``settings.ADMIN_ROLE_PERMISSIONS`` grants it (the platform's map: ``service_kit.roles``).
 
 Patterns name permissions as ``app_label.codename`` with shell wildcards; one starting with ``!``
 takes away what the others grant::
@@ -14,16 +14,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
 
-#: Without a setting: ``admin`` may do everything, ``support`` may look at everything.
-DEFAULT_ROLE_PERMISSIONS: dict[str, list[str]] = {"admin": ["*"], "support": ["*.view_*"]}
+from service_kit.roles import ADMIN_ROLE_PERMISSIONS
+
+if TYPE_CHECKING:  # imported where used: the app registry must be ready
+    from django.contrib.auth.models import Group, Permission
 
 
-def role_permission_patterns() -> dict[str, list[str]]:
-    return getattr(settings, "ADMIN_ROLE_PERMISSIONS", DEFAULT_ROLE_PERMISSIONS)
+def role_permission_patterns() -> dict[str, Iterable[str]]:
+    return getattr(settings, "ADMIN_ROLE_PERMISSIONS", ADMIN_ROLE_PERMISSIONS)
 
 
 def permission_granted(name: str, patterns: Iterable[str]) -> bool:
@@ -38,7 +41,7 @@ def permission_granted(name: str, patterns: Iterable[str]) -> bool:
     return granted
 
 
-def role_permissions(role: str) -> list:
+def role_permissions(role: str) -> list[Permission]:
     """The permissions of this service's models that ``role`` holds."""
     from django.contrib.auth.models import Permission
 
@@ -55,7 +58,7 @@ def role_permissions(role: str) -> list:
 
 
 @transaction.atomic
-def role_groups_sync(roles: Iterable[str]) -> list:
+def role_groups_sync(roles: Iterable[str]) -> list[Group]:
     """The group of each role, its permissions set afresh from the setting."""
     from django.contrib.auth.models import Group
 

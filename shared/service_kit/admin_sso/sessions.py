@@ -14,7 +14,9 @@ import time
 from typing import Any
 
 from django.conf import settings
+from django.contrib.sessions.backends.base import SessionBase
 from django.core.cache import cache
+from django.http import HttpRequest
 
 from service_kit.auth.verify import revoked_user_key
 
@@ -37,7 +39,7 @@ def idle_timeout() -> int:
     return int(sso_settings()["IDLE_TIMEOUT"] or revocation_lifetime())
 
 
-def sign_in_record(*, session, identity: Identity) -> None:
+def sign_in_record(*, session: SessionBase, identity: Identity) -> None:
     now = time.time()
     session[SESSION_KEY] = {
         "user_id": identity.user_id,
@@ -45,6 +47,11 @@ def sign_in_record(*, session, identity: Identity) -> None:
         "iat": identity.issued_at or now,
         "amr": sorted(identity.amr),
         "seen_at": now,
+        **(
+            {"sid": identity.session, "access": access_fingerprint(identity)}
+            if identity.session
+            else {}
+        ),
     }
     session.set_expiry(idle_timeout())
     logger.info(
@@ -58,11 +65,30 @@ def sign_in_record(*, session, identity: Identity) -> None:
     )
 
 
-def on_user_logged_in(sender, request, user, **kwargs) -> None:
+def access_fingerprint(identity: Identity) -> list[Any]:
+    """What the admin's user was made from: a change of any of it is synced at the next request."""
+    return [identity.email, identity.is_staff, sorted(identity.roles), sorted(identity.amr)]
+
+
+def on_user_logged_in(
+    sender: object, request: HttpRequest | None, user: object, **kwargs: object
+) -> None:
     """``user_logged_in``: a login made by the sign-in form carries its identity."""
     identity = getattr(user, "admin_sso_identity", None)
     if identity is not None and request is not None:
         sign_in_record(session=request.session, identity=identity)
+
+
+def on_user_logged_out(
+    sender: object, request: HttpRequest | None, user: object, **kwargs: object
+) -> None:
+    """``user_logged_out``: signing out of one admin signs the person out of every admin."""
+    state = request.session.get(SESSION_KEY) if request is not None else None
+    if state and state.get("sid"):
+        from .credentials import credential_checker
+
+        credential_checker().session_end(state["sid"])
+        logger.info("admin_sso.signed_out", extra={"auth_user_id": state.get("user_id")})
 
 
 def sign_in_revoked(state: dict[str, Any]) -> bool:
@@ -71,7 +97,7 @@ def sign_in_revoked(state: dict[str, Any]) -> bool:
     return cutoff is not None and float(cutoff) >= float(state["iat"])
 
 
-def session_touch(session, state: dict[str, Any]) -> None:
+def session_touch(session: SessionBase, state: dict[str, Any]) -> None:
     now = time.time()
     if now - float(state.get("seen_at", 0)) >= TOUCH_INTERVAL:
         session[SESSION_KEY] = {**state, "seen_at": now}  # saved: the idle expiry starts again

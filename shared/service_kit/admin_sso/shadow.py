@@ -3,15 +3,20 @@ updated from auth_service's claims at each sign-in. It never has a usable passwo
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib.auth import get_user_model
 from django.db import transaction
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
 
 from .identity import Identity
 from .roles import role_groups_sync
 
 
 @transaction.atomic
-def shadow_user_sync(identity: Identity):
+def shadow_user_sync(identity: Identity) -> AbstractBaseUser:
     """The shadow user of ``identity`` (username: the email), created or brought up to date:
     staff flag, superuser iff the ``admin`` role, one group per staff role and no others."""
     User = get_user_model()

@@ -14,15 +14,16 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
+from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
 class ApplicationError(exceptions.APIException):
     """Base of the errors domain code raises; the handler renders them like DRF's own."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    status_code: int = status.HTTP_400_BAD_REQUEST
     default_code = "bad_request"
     default_detail = "The request cannot be processed."
 
@@ -114,7 +115,11 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
 
 
 def error_response(
-    status_code: int, code: str, message: str, details=None, **headers
+    status_code: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    **headers: str,
 ) -> JsonResponse:
     response = JsonResponse(error_body(code, message, details), status=status_code)
     for name, value in headers.items():
@@ -144,7 +149,7 @@ def _code_for(exc: exceptions.APIException) -> str:
     return codes if isinstance(codes, str) else "error"
 
 
-def exception_handler(exc: Exception, context: dict[str, Any]):
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's ``EXCEPTION_HANDLER``: DRF's own handling, then the contract's body."""
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
@@ -155,9 +160,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]):
     elif isinstance(exc, DATABASE_UNAVAILABLE):
         exc = _database_unavailable(exc)
     response = drf_exception_handler(exc, context)
-    if response is None:
-        return None  # a real bug: Django's handler500 answers (in JSON, see server_error)
+    # DRF answers only its own exceptions (Django's are mapped above). None: a real bug, and
+    # Django's handler500 answers (in JSON, see server_error).
+    if response is None or not isinstance(exc, exceptions.APIException):
+        return None
     code = _code_for(exc)
+    message: object
+    details: Any
     if isinstance(exc, exceptions.ValidationError):
         detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         message, details = "The request is not valid.", _flatten(detail)
@@ -168,8 +177,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]):
         details = getattr(exc, "details", None) or (
             _flatten(exc.detail) if isinstance(exc.detail, dict) else {}
         )
-    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-        details = {**details, "retry_after": int(exc.wait + 0.999)}
+    # Throttled's ``wait`` is set by its __init__, which the DRF stubs do not declare.
+    wait: float | None = getattr(exc, "wait", None)
+    if isinstance(exc, exceptions.Throttled) and wait is not None:
+        details = {**details, "retry_after": int(wait + 0.999)}
     response.data = error_body(code, str(message), details)
     return response
 
@@ -178,19 +189,19 @@ def exception_handler(exc: Exception, context: dict[str, Any]):
 # outside DRF views (unknown URLs, CSRF, a crash) answer in the same JSON.
 
 
-def bad_request(request, exception=None):
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     return error_response(400, "bad_request", "The request is malformed.")
 
 
-def permission_denied(request, exception=None):
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     return error_response(403, "permission_denied", "You do not have permission to do this.")
 
 
-def not_found(request, exception=None):
+def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     return error_response(404, "not_found", "Not found.")
 
 
-def server_error(request):
+def server_error(request: HttpRequest) -> JsonResponse:
     # Django calls this while handling the exception (outside DRF: a middleware, the admin).
     exc = sys.exc_info()[1]
     if isinstance(exc, DATABASE_UNAVAILABLE):
@@ -199,5 +210,5 @@ def server_error(request):
     return error_response(500, "server_error", "An unexpected error occurred; it has been logged.")
 
 
-def csrf_failure(request, reason=""):
+def csrf_failure(request: HttpRequest, reason: str = "") -> JsonResponse:
     return error_response(403, "permission_denied", "CSRF verification failed.", {"reason": reason})

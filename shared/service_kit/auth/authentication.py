@@ -1,10 +1,21 @@
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import authentication, exceptions
+from rest_framework.request import Request
 
-from service_kit.ops.context import user_id_var
+from service_kit.context import user_id_var
 
-from .verify import TokenInvalid, token_user, verify
+from .verify import TokenInvalid, TokenUser, token_user, verify_token
+
+
+class TokenNotValid(exceptions.AuthenticationFailed):
+    """A refused token; ``details`` (the reason) reach the error body like ApplicationError's."""
+
+    def __init__(self, message: str, details: dict[str, Any]) -> None:
+        super().__init__(message, code="token_not_valid")
+        self.details = details
 
 
 class JWTAuthentication(authentication.BaseAuthentication):
@@ -12,7 +23,7 @@ class JWTAuthentication(authentication.BaseAuthentication):
 
     keyword = "Bearer"
 
-    def authenticate(self, request):
+    def authenticate(self, request: Request) -> tuple[TokenUser, dict[str, Any]] | None:
         header = request.META.get("HTTP_AUTHORIZATION", "")
         if not header:
             return None
@@ -22,14 +33,12 @@ class JWTAuthentication(authentication.BaseAuthentication):
                 "Authorization header must be 'Bearer <token>'.", code="token_not_valid"
             )
         try:
-            claims = verify(token.strip())
+            claims = verify_token(token.strip())
         except TokenInvalid as exc:
-            error = exceptions.AuthenticationFailed(str(exc), code="token_not_valid")
-            error.details = {"reason": exc.reason}
-            raise error from None
+            raise TokenNotValid(str(exc), {"reason": exc.reason}) from None
         user = token_user(claims)
         user_id_var.set(user.id or user.client_id)
         return user, claims
 
-    def authenticate_header(self, request) -> str:
+    def authenticate_header(self, request: Request) -> str:
         return f'{self.keyword} realm="api"'

@@ -2,14 +2,18 @@
 until shortly before it expires, for the kit's HTTP client (``ServiceClient(token_provider=…)``).
 
 Credentials from ``SERVICE_CLIENT_ID`` and ``SERVICE_CLIENT_SECRET`` (or ``…_FILE``); without
-them the provider gives no token (the embedded profile's public reads still work)."""
+them the provider gives no token (the embedded profile's public reads still work). auth_service
+refusing the credentials raises the kit's ``UpstreamUnavailable`` (503), as no answer does."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
 from service_kit.conf import env_value
+
+logger = logging.getLogger(__name__)
 
 
 class ServiceTokenProvider:
@@ -30,17 +34,26 @@ class ServiceTokenProvider:
         with self._lock:
             if self._token and time.monotonic() < self._expires:
                 return self._token
+            from service_kit.api.errors import UpstreamUnavailable
             from service_kit.http import ServiceClient
 
             answer = ServiceClient("auth").post(
                 "/api/v1/auth/service-token/",
                 json={"client_id": client_id, "client_secret": secret},
             )
-            if answer.status != 200:
-                raise PermissionError(f"auth_service refused the service token ({answer.status})")
-            body = answer.json()
-            self._token = body["access"]
-            self._expires = time.monotonic() + float(body["expires_in"]) - self.MARGIN
+            try:
+                if answer.status != 200:
+                    raise ValueError(f"status {answer.status}")
+                body = answer.json()
+                token, lifetime = str(body["access"]), float(body["expires_in"])
+            except (ValueError, KeyError, TypeError) as exc:
+                # The caller's request cannot go on without its identity: a 503, never a 500.
+                logger.warning("auth.service_token_refused", extra={"error": str(exc)[:200]})
+                raise UpstreamUnavailable(
+                    details={"upstream": "auth", "reason": "service_token_refused"}
+                ) from exc
+            self._token = token
+            self._expires = time.monotonic() + lifetime - self.MARGIN
             return self._token
 
 

@@ -23,10 +23,13 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 from django.conf import settings
 from django.core.cache import cache
 from django.utils.module_loading import import_string
 from jwt.algorithms import RSAAlgorithm
+
+from service_kit.roles import MFA_ROLES
 
 logger = logging.getLogger(__name__)
 
@@ -40,29 +43,14 @@ class TokenInvalid(Exception):
 
 
 def jwt_settings() -> dict[str, Any]:
-    return settings.JWT
-
-
-#: The staff roles (auth_service's groups of these names; the tokens' ``roles`` claim);
-#: ``admin`` may do everything. Every other account is a ``customer``.
-STAFF_ROLES = (
-    "catalogue_manager",
-    "inventory_manager",
-    "order_manager",
-    "payment_manager",
-    "support",
-    "admin",
-)
-ROLES = ("customer", *STAFF_ROLES)
-
-#: Roles that move money or grant roles: without ``settings.MFA_ROLES``, these.
-DEFAULT_MFA_ROLES = ("payment_manager", "admin")
+    options: dict[str, Any] = settings.JWT
+    return options
 
 
 def mfa_roles() -> frozenset[str]:
     """Roles a person holds only after a second factor (``"otp"`` in the token's ``amr``): in
     every API (:func:`token_user`) and every admin's sign-in (``admin_sso.admit``) alike."""
-    return frozenset(getattr(settings, "MFA_ROLES", DEFAULT_MFA_ROLES))
+    return frozenset(getattr(settings, "MFA_ROLES", MFA_ROLES))
 
 
 class KeySet:
@@ -78,7 +66,7 @@ class KeySet:
     MAX_BACKOFF = 30.0
 
     def __init__(self) -> None:
-        self._keys: dict[str, Any] = {}
+        self._keys: dict[str, RSAPublicKey] = {}
         self._fetched_at = 0.0
         self._lock = threading.Lock()  # guards the fetch state below; never held while fetching
         self._fetching: threading.Event | None = None  # set when the running fetch ends
@@ -94,10 +82,12 @@ class KeySet:
 
     def install(self, jwks: dict[str, Any]) -> None:
         """Use this JWKS document (tests, or a static key set from settings)."""
-        keys = {}
+        keys: dict[str, RSAPublicKey] = {}
         for jwk in jwks.get("keys", []):
             if jwk.get("kty") == "RSA" and jwk.get("kid"):
-                keys[jwk["kid"]] = RSAAlgorithm.from_jwk(json.dumps(jwk))
+                key = RSAAlgorithm.from_jwk(json.dumps(jwk))
+                # a private JWK (a test's own key set) verifies with its public half
+                keys[jwk["kid"]] = key.public_key() if isinstance(key, RSAPrivateKey) else key
         self._keys = keys
         self._fetched_at = time.monotonic()
 
@@ -110,7 +100,7 @@ class KeySet:
             self.install(json.loads(r.read()))
         logger.info("auth.jwks_fetched", extra={"kids": sorted(self._keys)})
 
-    def get(self, kid: str):
+    def get(self, kid: str) -> RSAPublicKey:
         key = self._keys.get(kid)
         forced = self._fetched_at == float("-inf")  # the issuer's keys changed: do not trust ours
         if key is not None and not forced:
@@ -130,13 +120,15 @@ class KeySet:
             if running is None and time.monotonic() >= self._next_fetch:
                 running = self._fetching = threading.Event()
                 started = True
+        if running is None:
+            return
         if started and wait:
             self._fetch_once(running)
         elif started:
             threading.Thread(
                 target=self._fetch_in_background, args=(running,), name="jwks-fetch", daemon=True
             ).start()
-        elif wait and running is not None:
+        elif wait:
             running.wait(float(jwt_settings()["JWKS_TIMEOUT"]) + 1.0)
 
     def _fetch_once(self, done: threading.Event) -> None:
@@ -245,7 +237,7 @@ def _b64decode(segment: str) -> bytes:
     return base64.urlsafe_b64decode(data + b"=" * (-len(data) % 4))
 
 
-def _parse(token: str) -> tuple[dict, dict, bytes, bytes]:
+def _parse(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
     """Header, claims, signature and signing input of a compact JWS (nothing verified yet).
 
     Parsed here rather than by PyJWT: its decoder checks the base64 alphabet character by
@@ -262,14 +254,16 @@ def _parse(token: str) -> tuple[dict, dict, bytes, bytes]:
     return header, claims, signature, f"{header_b64}.{claims_b64}".encode()
 
 
-def _number(claims: dict, name: str) -> float:
+def _number(claims: dict[str, Any], name: str) -> float:
     value = claims.get(name)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TokenInvalid("malformed", f"The token's '{name}' claim is missing or not a number.")
     return value
 
 
-def _check_claims(claims: dict, options: dict[str, Any], token_type: str) -> None:
+def _check_claims(
+    claims: dict[str, Any], options: dict[str, Any], token_type: str, audience: str
+) -> None:
     now, leeway = time.time(), options["LEEWAY"]
     for name in ("jti", "token_type"):
         if not isinstance(claims.get(name), str) or not claims[name]:
@@ -282,19 +276,20 @@ def _check_claims(claims: dict, options: dict[str, Any], token_type: str) -> Non
         raise TokenInvalid("malformed", "The token is not valid yet.")
     if claims.get("iss") != options["ISSUER"]:
         raise TokenInvalid("issuer", "The token was not issued by this platform.")
-    audience = claims.get("aud")
-    audiences = audience if isinstance(audience, list) else [audience]
-    if options["AUDIENCE"] not in audiences:
-        raise TokenInvalid("audience", "The token is not meant for this platform.")
+    aud = claims.get("aud")
+    audiences = aud if isinstance(aud, list) else [aud]
+    if audience not in audiences:
+        raise TokenInvalid("audience", "The token is not meant for this recipient.")
     if claims["token_type"] != token_type:
         raise TokenInvalid("token_type", f"An {token_type} token is required.")
 
 
-def verify(
+def verify_token(
     token: str,
     *,
     token_type: str = "access",  # noqa: S107 - a token type's name, not a secret
     fetch: Callable[[list[str]], dict[str, Any]] | None = None,
+    audience: str | None = None,
 ) -> dict[str, Any]:
     """The claims of a valid token, or :class:`TokenInvalid`.
 
@@ -303,7 +298,8 @@ def verify(
     then the revocation list (``jti``, user, service client) and the key-set version in one cache
     round trip. ``fetch`` reads
     those cache keys (default: ``cache.get_many``); the gateway passes one that also counts its
-    throttles in the same Redis round trip."""
+    throttles in the same Redis round trip. ``audience``: another than the platform's (an
+    admin's sign-in ticket is meant for that admin alone)."""
     options = jwt_settings()
     header, claims, signature, signing_input = _parse(token)
     if header.get("alg") not in options["ALGORITHMS"]:
@@ -324,7 +320,7 @@ def verify(
         keyset.get(kid).verify(signature, signing_input, padding.PKCS1v15(), hashes.SHA256())
     except InvalidSignature as exc:
         raise TokenInvalid("signature", "The token's signature is not valid.") from exc
-    _check_claims(claims, options, token_type)
+    _check_claims(claims, options, token_type, audience or options["AUDIENCE"])
     if shared.get(revoked_jti_key(jti)):
         raise TokenInvalid("revoked", "The token has been revoked.")
     for cutoff in (

@@ -7,8 +7,9 @@ its success closes the breaker, its failure opens it again.
 The cache holds three keys per upstream: when it opened (absent while closed), the consecutive
 failure count, and the half-open trial's lock. Each process keeps a snapshot of the first two for
 ``local_ttl`` seconds, so a healthy call reads nothing and writes nothing (pybreaker's
-``CircuitBreaker.call`` serialises calls and writes every success; see KNOWN.md). Counts are
-approximate across processes by design: a breaker needs the trend, not an exact tally.
+``CircuitBreaker.call`` holds its lock for the whole call, so threads reach the upstream one at a
+time, and writes every success: docs/tooling.md#runtime). Counts are approximate across processes
+by design: a breaker needs the trend, not an exact tally.
 """
 
 from __future__ import annotations

@@ -29,11 +29,12 @@ import urllib3
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.serializers.json import DjangoJSONEncoder
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter
 from urllib3.exceptions import HTTPError, ReadTimeoutError
 
 from service_kit.api.errors import UpstreamTimeout, UpstreamUnavailable
-from service_kit.ops.context import REQUEST_ID_HEADER, current_request_id
+from service_kit.context import REQUEST_ID_HEADER, current_request_id
+from service_kit.exemplars import Histogram
 
 from .breaker import CircuitOpen, breaker_for
 

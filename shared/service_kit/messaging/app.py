@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from datetime import timedelta
 from functools import lru_cache
+from typing import Any
 
-from celery import Celery, signals
+from celery import Celery
 from kombu import Connection, Exchange, Queue, binding
+
+from .transport import TRANSPORT
 
 DOMAIN_EVENTS = Exchange("domain_events", type="topic", durable=True)
 #: Commands, retries and a service's own tasks: routing key = command name (``inventory.reserve``),
@@ -49,7 +53,7 @@ def command_queue(name: str) -> Queue:
     )
 
 
-def direct_to(queue_name: str) -> dict:
+def direct_to(queue_name: str) -> dict[str, Any]:
     """Publish options that put a message on exactly this service's queue again (its retry key),
     overriding any exchange a retried message arrived through."""
     return {
@@ -59,7 +63,7 @@ def direct_to(queue_name: str) -> dict:
     }
 
 
-def service_queues(service: str, consumes, commands) -> list[Queue]:
+def service_queues(service: str, consumes: Sequence[str], commands: Sequence[str]) -> list[Queue]:
     tasks = tasks_queue_name(service)
     queues = [Queue(tasks, exchange=DOMAIN_COMMANDS, routing_key=tasks, durable=True)]
     if consumes:
@@ -125,6 +129,8 @@ def make_celery_app(settings_module: str) -> Celery:
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=messaging["PUBLISH_TIMEOUT"],
         broker_heartbeat=0 if filesystem else 30,
+        # A message file written whole before a worker can see it (see .transport).
+        **({"broker_transport": TRANSPORT} if filesystem else {}),
         task_publish_retry_policy={
             "max_retries": 1,
             "interval_start": 0,
@@ -149,8 +155,6 @@ def make_celery_app(settings_module: str) -> Celery:
         },
         beat_schedule_filename=str(data_dir() / f"celerybeat-{service}"),
     )
-    from . import signals  # noqa: F401 - request ids, task metrics
-
     app.autodiscover_tasks(["service_kit.messaging"], related_name="tasks")
     app.autodiscover_tasks(related_name="handlers")
     _app = app
@@ -163,11 +167,5 @@ def get_celery_app() -> Celery:
         return _app
     from celery import current_app
 
-    return current_app._get_current_object()
-
-
-@signals.worker_process_init.connect
-def _reset_after_fork(**kwargs):
-    from .outbox import relay
-
-    relay.reset()
+    app: Celery = current_app._get_current_object()  # type: ignore[attr-defined]  # the proxy's target
+    return app

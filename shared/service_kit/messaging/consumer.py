@@ -6,6 +6,11 @@ schema goes straight to dead letters; a handler that keeps raising is retried on
 own queue (never back through the exchange, which would reach every subscriber again) and ends in
 dead letters after ``MESSAGING["MAX_RETRIES"]`` tries.
 
+A consumer reads the major its declaration names (``<service>/contracts/reads.json``, see
+:func:`~service_kit.messaging.schemas.read_majors`) at any minor; another major it knows is
+skipped (its producer emits both side by side), one it does not know goes to dead letters as
+``unknown_version``.
+
 A message is applied only from a service allowed to send its type (the registry's ``senders``),
 as the broker authenticated it (AMQP ``user_id``, which RabbitMQ checks against the connection's
 user; the kit's publishers set it); a retry or replay only from this service itself, on this
@@ -16,28 +21,31 @@ from __future__ import annotations
 
 import logging
 import traceback
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 from celery import Task, shared_task
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
+from django.utils import timezone
 
+from service_kit import tracing
+from service_kit.context import request_id_var
 from service_kit.models import DeadLetter, ProcessedMessage
-from service_kit.ops.context import request_id_var
-from service_kit.ops.metrics import DEAD_LETTERS, DUPLICATES
 from service_kit.redaction import redacted, was_redacted
 
 from .app import direct_to, event_task_name, events_queue_name, retry_key
-from .envelope import Envelope, InvalidMessage
-from .schemas import registry
+from .envelope import Envelope, InvalidMessage, UnknownVersion
+from .metrics import DEAD_LETTERS, DUPLICATES
+from .schemas import read_majors, registry
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[Envelope], Any]
 
 
-class ConsumerTask(Task):
+class ConsumerTask(Task[Any, Any]):
     acks_late = True
     max_retries = None  # counted by the kit (MESSAGING["MAX_RETRIES"]), see run_handler
     handler: Handler
@@ -49,15 +57,30 @@ class ConsumerTask(Task):
             envelope = Envelope.parse(raw)
             if envelope.type != self.message_type:
                 raise InvalidMessage(f"a {envelope.type} on the handler of {self.message_type}")
+        except UnknownVersion as exc:
+            dead_letter(self, raw, DeadLetter.Reason.UNKNOWN_VERSION, str(exc))
+            return "unknown_version"
         except InvalidMessage as exc:
             dead_letter(self, raw, DeadLetter.Reason.INVALID, str(exc))
             return "invalid"
+        reads = read_majors(settings.SERVICE_NAME).get(envelope.type)
+        if reads is not None and envelope.major != reads:
+            # A known major this service does not read: its producer sends the one it reads too.
+            logger.info(
+                "message.other_major",
+                extra={"message_id": envelope.id, "task": self.name, "version": envelope.version},
+            )
+            return "other_major"
         if problem := self.sender_problem(envelope):
             dead_letter(self, raw, DeadLetter.Reason.FORBIDDEN, problem)
             return "forbidden_sender"
         token = request_id_var.set(envelope.request_id)
+        delivery = self.request.delivery_info or {}
         try:
-            return self._apply(envelope, raw)
+            with tracing.consumer_span(
+                raw, self.queue_name, delivery.get("routing_key") or self.queue_name
+            ):
+                return self._apply(envelope, raw)
         finally:
             request_id_var.reset(token)
 
@@ -80,10 +103,7 @@ class ConsumerTask(Task):
     def _apply(self, envelope: Envelope, raw: Any) -> str:
         try:
             with transaction.atomic():
-                try:
-                    with transaction.atomic():
-                        ProcessedMessage.objects.create(message_id=envelope.id, handler=self.name)
-                except IntegrityError:
+                if not claim(envelope.id, self.name):
                     DUPLICATES.labels(self.name).inc()
                     logger.info(
                         "message.duplicate", extra={"message_id": envelope.id, "task": self.name}
@@ -118,7 +138,35 @@ class ConsumerTask(Task):
         return "applied"
 
 
-def dead_letter(task: Task, raw: Any, reason: str, error: str, attempts: int = 1) -> DeadLetter:
+def claim(message_id: str, handler: str) -> bool:
+    """Record ``message_id`` as applied by ``handler`` in the caller's transaction: ``False`` when
+    it already is. One ``INSERT … ON CONFLICT DO NOTHING`` (no savepoint): a second delivery
+    running at once waits on the unique index until the first commits, then inserts nothing (or
+    goes on, when the first rolled back)."""
+    meta = ProcessedMessage._meta
+    fields = {field.name: field for field in meta.concrete_fields}
+    values = [
+        fields[name].get_db_prep_value(value, connection)
+        for name, value in (
+            ("message_id", uuid.UUID(str(message_id))),
+            ("handler", handler),
+            ("processed_at", timezone.now()),
+        )
+    ]
+    quote = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({quote('message_id')}, {quote('handler')}, "  # noqa: S608 - names from the model, quoted; values are parameters
+        f"{quote('processed_at')}) VALUES (%s, %s, %s) "
+        f"ON CONFLICT ({quote('message_id')}, {quote('handler')}) DO NOTHING"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        return bool(cursor.rowcount == 1)
+
+
+def dead_letter(
+    task: ConsumerTask, raw: Any, reason: str, error: str, attempts: int = 1
+) -> DeadLetter:
     message_id = str(raw.get("id")) if isinstance(raw, dict) else str(task.request.id)
     letter = DeadLetter.objects.create(
         message_id=message_id[:64],
@@ -137,8 +185,8 @@ def dead_letter(task: Task, raw: Any, reason: str, error: str, attempts: int = 1
     return letter
 
 
-def _register(name: str, message_type: str, queue_name: str, handler: Handler) -> Task:
-    def run(self, raw):
+def _register(name: str, message_type: str, queue_name: str, handler: Handler) -> ConsumerTask:
+    def run(self: ConsumerTask, raw: Any) -> str:
         return self.run_handler(raw)
 
     run.__name__ = handler.__name__
@@ -154,12 +202,12 @@ def _register(name: str, message_type: str, queue_name: str, handler: Handler) -
     return task
 
 
-def event_handler(event_type: str) -> Callable[[Handler], Task]:
+def event_handler(event_type: str) -> Callable[[Handler], ConsumerTask]:
     """Apply ``event_type`` (``order.confirmed``) from this service's ``<service>.events`` queue.
 
     The service must list the type in ``consumes`` so its queue is bound to it."""
 
-    def decorator(handler: Handler) -> Task:
+    def decorator(handler: Handler) -> ConsumerTask:
         return _register(
             event_task_name(event_type),
             event_type,
@@ -170,10 +218,10 @@ def event_handler(event_type: str) -> Callable[[Handler], Task]:
     return decorator
 
 
-def command_handler(command: str) -> Callable[[Handler], Task]:
+def command_handler(command: str) -> Callable[[Handler], ConsumerTask]:
     """Carry out ``command`` (``inventory.reserve``) from its own queue of the same name."""
 
-    def decorator(handler: Handler) -> Task:
+    def decorator(handler: Handler) -> ConsumerTask:
         return _register(command, command, command, handler)
 
     return decorator
@@ -189,8 +237,6 @@ class NotReplayable(ValueError):
 def replay(letter: DeadLetter) -> None:
     """Send a dead letter's message again, to this service's queue that had it (raises
     :class:`NotReplayable`, see there)."""
-    from django.utils import timezone
-
     if letter.reason == DeadLetter.Reason.FORBIDDEN:
         logger.warning("message.replay_refused", extra={"message_id": letter.message_id})
         raise NotReplayable(f"{letter.task} {letter.message_id} came from a sender not allowed")
@@ -209,4 +255,3 @@ def replay(letter: DeadLetter) -> None:
     DeadLetter.objects.filter(pk=letter.pk).update(
         replayed_at=timezone.now(), replay_count=letter.replay_count + 1
     )
-    return True

@@ -1,24 +1,41 @@
-"""Payload schemas, one per message type (events and commands), with their version.
+"""Message contracts: the payload schema of every message type (events and commands), by major
+version, with who may send it.
+
+A contract belongs to its service, as a file in its folder: ``<service>/contracts/messages/
+<type>.v<MAJOR>.json`` (``{"type", "kind", "version": "MAJOR.MINOR", "senders"?, "schema"}``).
+An event's file is in its producer's folder; a command's in the folder of the service that
+carries it out (its input, as an HTTP endpoint's). The folder makes the ``owner``. The kit finds
+the files when it loads (:func:`load_contracts`); an image carries every service's contracts
+folder (shared/docker/Dockerfile), as a consumer validates what others produce.
 
 Producers validate before they write the outbox; consumers validate before they apply, and send
-a message that breaks its schema to dead letters instead of half-applying it. A service's own
-message types are registered here in the kit, so producer and consumer read the same contract.
+a message that breaks its schema, or whose major they do not know, to dead letters instead of
+half-applying it. A minor version only adds optional fields: a consumer of the major reads every
+minor (unknown fields are ignored, a missing optional field gets its schema's ``default``).
 
 Each type also says who may send it, the one place that decides it: an event comes only from its
-``owner`` (the service that produces it); a command is carried out by its ``owner`` (queue
-``<owner>.<verb>``) and sent only by its ``senders``. Consumers check it against the broker's
-authenticated sender (service_kit.messaging.consumer) and the broker definitions are validated
-against it (service_kit.testing.delivery.compose).
+``owner``; a command is carried out by its ``owner`` (queue ``<owner>.<verb>``) and sent only by
+its ``senders``. Consumers check it against the broker's authenticated sender
+(service_kit.messaging.consumer) and the broker definitions are validated against it
+(platform_tools.testing.delivery.compose).
 """
 
 from __future__ import annotations
 
+import functools
+import json
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from service_kit.conf import REPO_ROOT
+
 FORMAT_CHECKER = Draft202012Validator.FORMAT_CHECKER
+VERSION_RE = re.compile(r"^([1-9][0-9]*)\.([0-9]+)$")
+CONTRACT_FILE_RE = re.compile(r"^(?P<type>[a-z_]+(?:\.[a-z_]+)+)\.v(?P<major>[1-9][0-9]*)\.json$")
 
 ENVELOPE_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -26,23 +43,51 @@ ENVELOPE_SCHEMA: dict[str, Any] = {
     "properties": {
         "id": {"type": "string", "format": "uuid", "minLength": 32, "maxLength": 36},
         "type": {"type": "string", "pattern": r"^[a-z_]+(\.[a-z_]+)+$"},
-        "version": {"type": "integer", "minimum": 1},
+        # "MAJOR.MINOR"; an integer N (what the release before it sends) is N.0.
+        "version": {
+            "anyOf": [
+                {"type": "integer", "minimum": 1},
+                {"type": "string", "pattern": VERSION_RE.pattern},
+            ]
+        },
         "occurred_at": {"type": "string", "minLength": 10},
         "producer": {"type": "string", "minLength": 1},
         "request_id": {"type": ["string", "null"]},
         "data": {"type": "object"},
+        # W3C trace context (optional; a consumer without tracing ignores it).
+        "trace": {
+            "type": ["object", "null"],
+            "properties": {
+                "traceparent": {"type": "string", "maxLength": 55},
+                "tracestate": {"type": "string", "maxLength": 512},
+            },
+        },
     },
 }
 
 
+def parse_version(version: int | str) -> tuple[int, int]:
+    """``"2.1"`` → (2, 1); the integer ``1`` of the release before → (1, 0)."""
+    if isinstance(version, int) and not isinstance(version, bool) and version >= 1:
+        return version, 0
+    match = VERSION_RE.match(version) if isinstance(version, str) else None
+    if match is None:
+        raise ValueError(f"version {version!r} is not MAJOR.MINOR")
+    return int(match[1]), int(match[2])
+
+
+def service_folder(service: str) -> str:
+    """The folder of a service by its short name (``order`` → ``order_service``)."""
+    return service if service == "gateway" else f"{service}_service"
+
+
 @dataclass(frozen=True)
-class MessageType:
-    name: str
-    version: int
+class Contract:
+    """One major version of a message type, at its latest minor."""
+
+    major: int
+    minor: int
     schema: dict[str, Any]
-    kind: str = "event"  # or "command"
-    owner: str = ""  # the producing service (event) or the one that carries it out (command)
-    senders: tuple[str, ...] = ()  # who may send it: the owner of an event, a command's callers
     validator: Draft202012Validator = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -50,11 +95,47 @@ class MessageType:
         validator = Draft202012Validator(self.schema, format_checker=FORMAT_CHECKER)
         object.__setattr__(self, "validator", validator)
 
+    @property
+    def version(self) -> str:
+        return f"{self.major}.{self.minor}"
+
     def errors(self, data: Any) -> list[str]:
         return [
             f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
             for e in self.validator.iter_errors(data)
         ]
+
+    def defaulted(self, data: dict[str, Any]) -> dict[str, Any]:
+        """``data`` with the schema's defaults for the optional fields it lacks (an older minor)."""
+        properties = self.schema.get("properties", {})
+        missing = {
+            k: p["default"] for k, p in properties.items() if "default" in p and k not in data
+        }
+        return {**data, **missing} if missing else data
+
+
+@dataclass
+class MessageType:
+    name: str
+    kind: str = "event"  # or "command"
+    owner: str = ""  # the producing service (event) or the one that carries it out (command)
+    senders: tuple[str, ...] = ()  # who may send it: the owner of an event, a command's callers
+    contracts: dict[int, Contract] = field(default_factory=dict)  # by major
+
+    @property
+    def latest(self) -> Contract:
+        return self.contracts[max(self.contracts)]
+
+    @property
+    def version(self) -> str:
+        return self.latest.version
+
+    @property
+    def schema(self) -> dict[str, Any]:
+        return self.latest.schema
+
+    def errors(self, data: Any) -> list[str]:
+        return self.latest.errors(data)
 
 
 class Registry(dict[str, MessageType]):
@@ -65,19 +146,23 @@ class Registry(dict[str, MessageType]):
         *,
         owner: str,
         senders: tuple[str, ...] = (),
-        version: int = 1,
+        version: int | str = "1.0",
         kind: str = "event",
     ) -> MessageType:
-        """``owner``: the service that publishes an event, or carries out a command (whose name
-        is ``<owner>.<verb>``); ``senders``: the services that may send the command."""
+        """Add one major of a type. ``owner``: the service that publishes an event, or carries
+        out a command (whose name is ``<owner>.<verb>``); ``senders``: the services that may
+        send the command."""
         if kind == "event":
             senders = (owner,)
         elif not senders or name.split(".")[0] != owner:
             raise ValueError(f"command {name}: the owner is its prefix; name its senders")
-        message_type = MessageType(
-            name=name, version=version, schema=schema, kind=kind, owner=owner, senders=senders
-        )
-        self[name] = message_type
+        message_type = self.get(name)
+        if message_type is None:
+            message_type = self[name] = MessageType(name, kind, owner, tuple(senders))
+        elif (message_type.kind, message_type.owner) != (kind, owner):
+            raise ValueError(f"{name}: every major has the same kind and owner")
+        major, minor = parse_version(version)
+        message_type.contracts[major] = Contract(major, minor, schema)
         return message_type
 
     def owned_by(self, service: str, kind: str) -> list[str]:
@@ -88,266 +173,56 @@ class Registry(dict[str, MessageType]):
         return sorted(n for n, t in self.items() if t.kind == "command" and service in t.senders)
 
 
+def contract_files(root: Path) -> list[Path]:
+    """Every service's message contract files under ``root`` (a checkout or an image's /app)."""
+    return sorted(root.glob("*/contracts/messages/*.json"))
+
+
+def read_contract(path: Path, text: str | None = None) -> dict[str, Any]:
+    """A contract file, checked against its name: ``<type>.v<MAJOR>.json`` holding that type
+    and a ``version`` of that major."""
+    document: dict[str, Any] = json.loads(path.read_text() if text is None else text)
+    match = CONTRACT_FILE_RE.match(path.name)
+    if match is None or document.get("type") != match["type"]:
+        raise ValueError(f"{path}: named <type>.v<MAJOR>.json after the type it holds")
+    if parse_version(document.get("version", ""))[0] != int(match["major"]):
+        raise ValueError(
+            f"{path}: its version {document.get('version')!r} is not major v{match['major']}"
+        )
+    return document
+
+
+def load_contracts(target: Registry, root: Path = REPO_ROOT) -> None:
+    for path in contract_files(root):
+        document = read_contract(path)
+        owner = path.parents[2].name.removesuffix("_service")
+        target.register(
+            document["type"],
+            document["schema"],
+            owner=owner,
+            senders=tuple(document.get("senders", ())),
+            version=document["version"],
+            kind=document.get("kind", "event"),
+        )
+
+
+def read_declaration(service: str, root: Path = REPO_ROOT) -> dict[str, dict[str, Any]]:
+    """What a consumer reads (consumer-driven contracts): ``<service>/contracts/reads.json``,
+    ``{"<type>": {"major": 1, "fields": {"<field>": "<JSON type>", "lines[].sku": "string"}}}``.
+    Checked against every producer's contract by the tooling's contract suite."""
+    path = root / service_folder(service) / "contracts" / "reads.json"
+    if not path.is_file():
+        return {}
+    declaration: dict[str, dict[str, Any]] = json.loads(path.read_text())
+    return declaration
+
+
+@functools.cache
+def read_majors(service: str) -> dict[str, int]:
+    """The major of each message type ``service`` reads (types it does not declare: any)."""
+    return {name: int(entry["major"]) for name, entry in read_declaration(service).items()}
+
+
 registry = Registry()
+load_contracts(registry)
 envelope_validator = Draft202012Validator(ENVELOPE_SCHEMA, format_checker=FORMAT_CHECKER)
-
-_uuid = {"type": "string", "format": "uuid", "minLength": 32, "maxLength": 36}
-_email = {"type": "string", "minLength": 3, "maxLength": 254}
-
-
-def _obj(required: list[str], **properties: Any) -> dict[str, Any]:
-    return {"type": "object", "required": required, "properties": properties}
-
-
-# The platform's message types. Each owner issue extends its own.
-registry.register(
-    "user.registered",
-    _obj(
-        ["user_id", "email"],
-        user_id=_uuid,
-        email=_email,
-        first_name={"type": "string"},
-        last_name={"type": "string"},
-    ),
-    owner="auth",
-)
-registry.register(
-    "user.updated",
-    _obj(
-        ["user_id"],
-        user_id=_uuid,
-        email=_email,
-        first_name={"type": "string"},
-        last_name={"type": "string"},
-    ),
-    owner="auth",
-)
-registry.register("user.deactivated", _obj(["user_id"], user_id=_uuid), owner="auth")
-registry.register("user.erased", _obj(["user_id"], user_id=_uuid), owner="auth")
-
-# -- catalogue and stock ---------------------------------------------------------------------
-_sku = {"type": "string", "minLength": 1, "maxLength": 64}
-_money = {"type": "string", "pattern": r"^-?\d+\.\d{2}$"}
-_currency = {"type": "string", "pattern": "^[A-Z]{3}$"}
-_quantity = {"type": "integer", "minimum": 1}
-_lines = {
-    "type": "array",
-    "minItems": 1,
-    "items": _obj(["sku", "quantity"], sku=_sku, quantity=_quantity),
-}
-
-registry.register(
-    "product.created",
-    _obj(
-        ["product_id", "sku", "name", "price", "currency", "is_active"],
-        product_id=_uuid,
-        sku=_sku,
-        name={"type": "string"},
-        price=_money,
-        currency=_currency,
-        is_active={"type": "boolean"},
-    ),
-    owner="product",
-)
-registry.register(
-    "product.updated",
-    _obj(
-        ["product_id", "sku"],
-        product_id=_uuid,
-        sku=_sku,
-        name={"type": "string"},
-        price=_money,
-        currency=_currency,
-        is_active={"type": "boolean"},
-    ),
-    owner="product",
-)
-registry.register(
-    "product.deleted", _obj(["product_id", "sku"], product_id=_uuid, sku=_sku), owner="product"
-)
-
-# Commands to inventory_service (queues inventory.reserve, inventory.commit, inventory.release).
-registry.register(
-    "inventory.reserve",
-    _obj(
-        ["order_id", "lines"],
-        order_id=_uuid,
-        lines=_lines,
-        expires_at={"type": "string", "format": "date-time"},
-    ),
-    owner="inventory",
-    senders=("order",),
-    kind="command",
-)
-registry.register(
-    "inventory.commit",
-    _obj(["order_id"], order_id=_uuid),
-    owner="inventory",
-    senders=("order",),
-    kind="command",
-)
-registry.register(
-    "inventory.release",
-    _obj(["order_id"], order_id=_uuid, reason={"type": "string"}),
-    owner="inventory",
-    senders=("order",),
-    kind="command",
-)
-# inventory_service's answers.
-registry.register(
-    "inventory.reserved",
-    _obj(
-        ["order_id", "reservation_id", "lines", "expires_at"],
-        order_id=_uuid,
-        reservation_id=_uuid,
-        lines=_lines,
-        expires_at={"type": "string", "format": "date-time"},
-    ),
-    owner="inventory",
-)
-registry.register(
-    "inventory.rejected",
-    _obj(
-        ["order_id", "short"],
-        order_id=_uuid,
-        short={
-            "type": "array",
-            "items": _obj(
-                ["sku", "requested", "available"],
-                sku=_sku,
-                requested=_quantity,
-                available={"type": "integer", "minimum": 0},
-            ),
-        },
-        reason={"type": "string"},
-    ),
-    owner="inventory",
-)
-registry.register(
-    "inventory.committed",
-    _obj(["order_id", "reservation_id"], order_id=_uuid, reservation_id=_uuid),
-    owner="inventory",
-)
-registry.register(
-    "inventory.released",
-    _obj(
-        ["order_id", "reservation_id", "reason"],
-        order_id=_uuid,
-        reservation_id=_uuid,
-        reason={"type": "string"},
-    ),
-    owner="inventory",
-)
-registry.register(
-    "stock.low",
-    _obj(
-        ["sku", "available", "threshold"],
-        sku=_sku,
-        available={"type": "integer", "minimum": 0},
-        threshold={"type": "integer", "minimum": 0},
-    ),
-    owner="inventory",
-)
-
-# -- orders and payments (the saga) ----------------------------------------------------------
-_token = {"type": "string", "minLength": 1, "maxLength": 200}
-_order_lines = {
-    "type": "array",
-    "minItems": 1,
-    "items": _obj(
-        ["product_id", "sku", "quantity", "unit_price"],
-        product_id=_uuid,
-        sku=_sku,
-        quantity=_quantity,
-        unit_price=_money,
-    ),
-}
-
-# Commands to payment_service (queues payment.charge, payment.refund).
-registry.register(
-    "payment.charge",
-    _obj(
-        ["order_id", "customer_id", "amount", "currency", "payment_token"],
-        order_id=_uuid,
-        customer_id=_uuid,
-        amount=_money,
-        currency=_currency,
-        payment_token=_token,
-    ),
-    owner="payment",
-    senders=("order",),
-    kind="command",
-)
-registry.register(
-    "payment.refund",
-    _obj(
-        ["order_id", "reason"],
-        order_id=_uuid,
-        amount=_money,
-        reason={"type": "string"},
-        # Names the refund request: the same when the step is sent again (refunded once).
-        refund_key={"type": "string", "minLength": 1, "maxLength": 200},
-    ),
-    owner="payment",
-    senders=("order",),
-    kind="command",
-)
-# payment_service's answers.
-registry.register(
-    "payment.succeeded",
-    _obj(
-        ["order_id", "payment_id", "amount", "currency"],
-        order_id=_uuid,
-        payment_id=_uuid,
-        amount=_money,
-        currency=_currency,
-    ),
-    owner="payment",
-)
-registry.register(
-    "payment.failed",
-    _obj(
-        ["order_id", "payment_id", "failure_code"],
-        order_id=_uuid,
-        payment_id=_uuid,
-        failure_code={"type": "string"},
-    ),
-    owner="payment",
-)
-registry.register(
-    "payment.refunded",
-    _obj(
-        ["order_id", "payment_id", "amount", "currency", "refunded_amount"],
-        order_id=_uuid,
-        payment_id=_uuid,
-        amount=_money,
-        currency=_currency,
-        refunded_amount=_money,
-        reason={"type": "string"},
-    ),
-    owner="payment",
-)
-# order_service's facts.
-registry.register(
-    "order.created",
-    _obj(
-        ["order_id", "customer_id", "total", "currency", "lines"],
-        order_id=_uuid,
-        customer_id=_uuid,
-        total=_money,
-        currency=_currency,
-        lines=_order_lines,
-    ),
-    owner="order",
-)
-for _outcome in ("confirmed", "rejected", "cancelled", "failed", "refunded"):
-    registry.register(
-        f"order.{_outcome}",
-        _obj(
-            ["order_id", "customer_id"],
-            order_id=_uuid,
-            customer_id=_uuid,
-            reason={"type": "string"},
-        ),
-        owner="order",
-    )

@@ -21,11 +21,15 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+from collections.abc import Iterable
 from http import HTTPStatus
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from service_kit.api.errors import error_body
-from service_kit.ops.context import REQUEST_ID_HEADER, clean_request_id
+from service_kit.context import REQUEST_ID_HEADER, clean_request_id
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +48,13 @@ class BodyRefused(Exception):
         self.details = details or {}
 
 
-def is_chunked(environ) -> bool:
+def is_length(value: str) -> bool:
+    """A Content-Length as HTTP writes it: ASCII digits only. ``str.isdigit`` alone also takes
+    ``²`` or ``١٢``, which ``int()`` then refuses or reads (RFC 9110, section 8.6)."""
+    return value.isascii() and value.isdigit()
+
+
+def is_chunked(environ: WSGIEnvironment) -> bool:
     """A body is coming whose length the request does not say."""
     return (
         not environ.get("CONTENT_LENGTH")
@@ -52,7 +62,7 @@ def is_chunked(environ) -> bool:
     )
 
 
-def read_whole(stream, limit: int) -> tuple[IO[bytes], int]:
+def read_whole(stream: IO[bytes], limit: int) -> tuple[IO[bytes], int]:
     """The body of unknown length in ``stream``, read to its end: a file at its start, its size.
 
     :class:`BodyRefused` past ``limit`` bytes (413) or when nothing arrived (400)."""
@@ -85,11 +95,11 @@ class WholeBodies:
     """WSGI middleware: a chunked request body is read whole before ``application`` sees it, and
     given to it with its ``CONTENT_LENGTH`` (module docstring)."""
 
-    def __init__(self, application, *, limit: int):
+    def __init__(self, application: WSGIApplication, *, limit: int) -> None:
         self.application = application
         self.limit = limit
 
-    def __call__(self, environ, start_response):
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if is_chunked(environ):
             try:
                 body, size = read_whole(environ["wsgi.input"], self.limit)
@@ -101,7 +111,9 @@ class WholeBodies:
         return self.application(environ, start_response)
 
     @staticmethod
-    def refuse(environ, start_response, refusal: BodyRefused):
+    def refuse(
+        environ: WSGIEnvironment, start_response: StartResponse, refusal: BodyRefused
+    ) -> list[bytes]:
         request_id = clean_request_id(environ.get("HTTP_X_REQUEST_ID"))
         logger.warning(
             "http.body_refused",

@@ -44,12 +44,15 @@ from __future__ import annotations
 import contextvars
 import logging
 import re
+from collections.abc import Callable, Mapping
 from functools import cached_property
 from importlib import import_module
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import MiddlewareNotUsed
-from django.urls import URLResolver, get_script_prefix, path, set_script_prefix
+from django.http import HttpRequest, HttpResponseBase
+from django.urls import URLPattern, URLResolver, get_script_prefix, path, set_script_prefix
 from whitenoise.storage import CompressedStaticFilesStorage
 
 logger = logging.getLogger(__name__)
@@ -66,7 +69,7 @@ forwarded_prefix: contextvars.ContextVar[str] = contextvars.ContextVar(
 )
 
 
-def client_address(meta, trusted_proxies: int | None = None) -> str:
+def client_address(meta: Mapping[str, Any], trusted_proxies: int | None = None) -> str:
     """The client's address for a request's ``META`` (or a WSGI environ).
 
     ``trusted_proxies`` (setting ``TRUSTED_PROXIES``, default 1: our gateway) is how many proxies
@@ -74,7 +77,7 @@ def client_address(meta, trusted_proxies: int | None = None) -> str:
     the entry the outermost of them wrote is the client. Entries before it were written by the
     client itself and prove nothing. Without the header (a direct call) it is ``REMOTE_ADDR``.
     """
-    peer = meta.get("REMOTE_ADDR") or ""
+    peer: str = meta.get("REMOTE_ADDR") or ""
     if trusted_proxies is None:
         trusted_proxies = settings.TRUSTED_PROXIES
     forwarded = meta.get("HTTP_X_FORWARDED_FOR") if trusted_proxies > 0 else None
@@ -96,25 +99,27 @@ class MountedURLConf:
 
     Used as ``request.urlconf`` (it is hashable, as Django's resolver cache needs)."""
 
-    def __init__(self, root: str, mount: str):
+    def __init__(self, root: str, mount: str) -> None:
         self.root = root
         self.mount = mount
 
     @cached_property
-    def urlpatterns(self) -> list:
+    def urlpatterns(self) -> list[URLPattern | URLResolver]:
         module = import_module(self.root)
         for pattern in module.urlpatterns:
             if isinstance(pattern, URLResolver) and str(pattern.pattern) == self.mount:
                 return [
                     path(
                         "",
-                        (pattern.urlconf_name, pattern.app_name, pattern.namespace),
+                        # include()'s tuple, whose URLconf may be a module: the stubs know
+                        # only a list of patterns there
+                        (pattern.urlconf_name, pattern.app_name, pattern.namespace),  # type: ignore[arg-type]
                         pattern.default_kwargs,
                     )
                 ]
         return []
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Any:
         if name.startswith("handler"):  # handler400 … handler500: the platform's error bodies
             return getattr(import_module(self.root), name)
         raise AttributeError(name)
@@ -139,7 +144,7 @@ class ForwardedPrefixMiddleware:
     Place it early: before whitenoise (it serves the prefixed static paths), the session, CSRF and
     common middleware and the admin; after anything that looks at the service's own path."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         if not getattr(settings, "TRUST_FORWARDED_PREFIX", True):
             raise MiddlewareNotUsed
         self.get_response = get_response
@@ -152,7 +157,7 @@ class ForwardedPrefixMiddleware:
         settings.STATIC_URL  # noqa: B018
         settings.MEDIA_URL  # noqa: B018
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         prefix = clean_prefix(request.META.get(HEADER))
         if not prefix:
             return self.get_response(request)
@@ -160,7 +165,7 @@ class ForwardedPrefixMiddleware:
         if inner == self.mount or inner.startswith(self.mount + "/"):
             # The gateway put the mount in place of the prefix: the mount is the root here.
             inner = inner[len(self.mount) :] or "/"
-            request.urlconf = mounted_urlconf(
+            request.urlconf = mounted_urlconf(  # type: ignore[attr-defined]  # Django reads it if set
                 getattr(request, "urlconf", None) or settings.ROOT_URLCONF, self.mount_route
             )
         request.path_info = request.META["PATH_INFO"] = inner
@@ -184,7 +189,7 @@ class ForwardedPrefixMiddleware:
 class ForwardedStaticFilesStorage(CompressedStaticFilesStorage):
     """Whitenoise's storage, whose URLs carry the request's forwarded prefix (if any)."""
 
-    def url(self, name: str) -> str:
+    def url(self, name: str | None) -> str:
         url = super().url(name)
         prefix = forwarded_prefix.get()
         if prefix and url.startswith("/") and not url.startswith("//"):

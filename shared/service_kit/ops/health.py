@@ -1,4 +1,13 @@
-"""``/healthz`` (the process answers) and ``/readyz`` (its database, cache and broker answer).
+"""``/healthz`` (the process is alive) and ``/readyz`` (it can serve requests now).
+
+- ``/healthz`` asks nothing outside the process: a database or broker outage must never make
+  Kubernetes restart pods (the liveness probe), only take them out of rotation.
+- ``/readyz`` runs the *required* checks (``READINESS_CHECKS``: the database and the cache by
+  default); any failure is a 503 naming it in ``failed``. The *degrading* checks
+  (``READINESS_DEGRADED_CHECKS``: the broker, for a service with a worker) are run and reported,
+  but a failure only turns the status to ``"degraded"`` and names it in ``degraded``: the outbox
+  keeps what the service publishes until the broker is back, so the service still serves. A
+  service that cannot work without the broker lists ``"broker"`` in ``READINESS_CHECKS``.
 
 ``/readyz`` also reports the circuit breakers to other services that are not closed (their state
 is shared by every process through the cache): ``"status": "degraded"`` with ``degraded`` naming
@@ -11,11 +20,13 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connections
-from django.http import JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from service_kit.api.errors import error_response
 
@@ -45,12 +56,12 @@ def check_broker() -> None:
 CHECKS = {"database": check_database, "cache": check_cache, "broker": check_broker}
 
 
-def open_breakers() -> dict[str, dict]:
+def open_breakers() -> dict[str, dict[str, str]]:
     """The breakers (one per upstream, shared through the cache) that are open or half-open."""
     from service_kit.http.breaker import CLOSED, breaker_for
 
     config = settings.HTTP_CLIENT
-    found = {}
+    found: dict[str, dict[str, str]] = {}
     for name in getattr(settings, "UPSTREAMS", {}):
         if name == settings.SERVICE_NAME:
             continue
@@ -65,8 +76,8 @@ def open_breakers() -> dict[str, dict]:
     return found
 
 
-def _get_only(view):
-    def wrapper(request):
+def _get_only(view: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
+    def wrapper(request: HttpRequest) -> HttpResponse:
         if request.method not in ("GET", "HEAD"):
             return error_response(
                 405,
@@ -80,33 +91,55 @@ def _get_only(view):
 
 
 @_get_only
-def healthz(request):
+def healthz(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"status": "ok", "service": settings.SERVICE_NAME})
 
 
-@_get_only
-def readyz(request):
-    names = getattr(settings, "READINESS_CHECKS", None) or (
-        ["database", "cache", "broker"] if settings.MESSAGING["WORKER"] else ["database", "cache"]
-    )
-    results, failed = {}, []
+def readiness_checks() -> tuple[list[str], list[str]]:
+    """The required checks and the degrading ones (module docstring)."""
+    required = list(getattr(settings, "READINESS_CHECKS", None) or ["database", "cache"])
+    degrading = getattr(settings, "READINESS_DEGRADED_CHECKS", None)
+    if degrading is None:
+        messaging = getattr(settings, "MESSAGING", None) or {}
+        degrading = ["broker"] if messaging.get("WORKER") else []
+    return required, [name for name in degrading if name not in required]
+
+
+def run_checks(names: list[str]) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Each check's outcome (``ok`` and its time, or the error) and the names that failed."""
+    results: dict[str, dict[str, Any]] = {}
+    failed: list[str] = []
     for name in names:
         started = time.perf_counter()
         try:
             CHECKS[name]()
-        except Exception as exc:  # noqa: BLE001 - any failure means "not ready", reported by name
+        except Exception as exc:  # noqa: BLE001 - any failure is reported by name
             results[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
             failed.append(name)
         else:
             results[name] = {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 2)}
+    return results, failed
+
+
+def readiness() -> dict[str, Any]:
+    """This process's readiness document; ``failed`` empty means it can serve now."""
+    required, degrading = readiness_checks()
+    results, failed = run_checks(required)
+    soft_results, soft_failed = run_checks(degrading)
     # The breakers' state is in the cache: not asked for when the cache itself is down.
     upstreams = open_breakers() if "cache" not in failed else {}
-    body = {
-        "status": "unavailable" if failed else "degraded" if upstreams else "ok",
+    degraded = soft_failed + sorted(upstreams)
+    return {
+        "status": "unavailable" if failed else "degraded" if degraded else "ok",
         "service": settings.SERVICE_NAME,
-        "checks": results,
+        "checks": {**results, **soft_results},
         "failed": failed,
-        "degraded": sorted(upstreams),
+        "degraded": degraded,
         "upstreams": upstreams,
     }
-    return JsonResponse(body, status=503 if failed else 200)
+
+
+@_get_only
+def readyz(request: HttpRequest) -> HttpResponse:
+    body = readiness()
+    return JsonResponse(body, status=503 if body["failed"] else 200)

@@ -3,9 +3,9 @@ from __future__ import annotations
 import logging
 import traceback
 
+from service_kit import tracing
+from service_kit.context import request_id_var, user_id_var
 from service_kit.redaction import redact, redacted
-
-from .context import request_id_var, user_id_var
 
 #: A LogRecord's own attributes; every other one came with ``extra``.
 _RECORD_FIELDS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
@@ -27,6 +27,10 @@ class ContextFilter(logging.Filter):
         if request_id:
             record.__dict__["http.request.id"] = request_id
             record.__dict__["trace.id"] = request_id
+        # With tracing on, the real trace and span (the request id stays in http.request.id).
+        ids = tracing.current_ids() if tracing.ON else None
+        if ids:
+            record.__dict__["trace.id"], record.__dict__["span.id"] = ids
         if user_id:
             record.__dict__["user.id"] = user_id
         return True

@@ -1,50 +1,51 @@
-"""Prometheus metrics: django-prometheus for HTTP/DB/cache, plus Celery and messaging metrics.
+"""Prometheus metrics: django-prometheus for HTTP/DB/cache, plus Celery and messaging metrics
+(their counters are the messaging's own: service_kit.messaging.metrics).
 
 Web processes and the worker of one service share ``PROMETHEUS_MULTIPROC_DIR``, so the service's
-``/metrics`` adds up every process of it, the worker's task counts included.
+``/metrics`` adds up every process of it, the worker's task counts included. Latency histograms
+are :class:`service_kit.exemplars.Histogram`: their buckets name a trace (OpenMetrics only).
 """
 
 from __future__ import annotations
 
-import os
+from collections.abc import Iterator
+from typing import Any
 
-from django.http import HttpResponse
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    REGISTRY,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-    multiprocess,
-)
+import prometheus_client
+from django.http import HttpRequest, HttpResponse
+from django_prometheus import middleware as django_prometheus  # type: ignore[import-untyped]
 from prometheus_client.core import GaugeMetricFamily
 
-CELERY_TASKS = Counter(
-    "celery_tasks_total", "Celery tasks run, by task name and outcome", ["task", "state"]
-)
-CELERY_TASK_DURATION = Histogram(
-    "celery_task_duration_seconds",
-    "Time a Celery task took to run",
-    ["task"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
-)
-MESSAGES_PUBLISHED = Counter(
-    "messaging_published_total", "Messages published from the outbox", ["kind", "name"]
-)
-DEAD_LETTERS = Counter(
-    "messaging_dead_letters_total", "Messages moved to dead letters", ["task", "reason"]
-)
-DUPLICATES = Counter(
-    "messaging_duplicates_total", "Deliveries skipped as already processed", ["task"]
-)
+from service_kit import exemplars
+
+# Its counters, so that this process's /metrics names them before any has counted.
+from service_kit.messaging import metrics as _messaging_counters  # noqa: F401
+
+
+class _Metrics(django_prometheus.Metrics):  # type: ignore[misc]
+    """django-prometheus's request metrics, its latency histograms with exemplars."""
+
+    def register_metric(
+        self, metric_cls: Any, name: str, documentation: str, labelnames: Any = (), **kwargs: Any
+    ) -> Any:
+        if metric_cls is prometheus_client.Histogram and "latency" in name:
+            metric_cls = exemplars.Histogram
+        return super().register_metric(metric_cls, name, documentation, labelnames, **kwargs)
+
+
+class PrometheusBeforeMiddleware(django_prometheus.PrometheusBeforeMiddleware):  # type: ignore[misc]
+    metrics_cls = _Metrics
+
+
+class PrometheusAfterMiddleware(django_prometheus.PrometheusAfterMiddleware):  # type: ignore[misc]
+    metrics_cls = _Metrics
 
 
 class OutboxCollector:
     """Outbox lag and dead letters waiting for an operator, read from this service's database at
     scrape time (so they stay true across restarts and whichever process is scraped)."""
 
-    def collect(self):
+    def collect(self) -> Iterator[GaugeMetricFamily]:
         from django.db.models import Count
 
         from service_kit.messaging.outbox import outbox_stats
@@ -52,13 +53,12 @@ class OutboxCollector:
 
         try:
             pending, age = outbox_stats()
-            waiting = (
+            waiting = list(
                 DeadLetter.objects.filter(replayed_at__isnull=True)
                 .values_list("task")
                 .annotate(count=Count("id"))
                 .order_by()
             )
-            waiting = list(waiting)
         except Exception:  # noqa: BLE001 - a scrape must not fail because the database is down
             return
         yield GaugeMetricFamily("outbox_pending_messages", "Outbox rows not yet published", pending)
@@ -75,16 +75,14 @@ class OutboxCollector:
         yield letters
 
 
-def metrics_view(request):
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-    else:
-        registry = REGISTRY
-    output = generate_latest(registry)
-    output += generate_latest(_outbox_registry)
-    return HttpResponse(output, content_type=CONTENT_TYPE_LATEST)
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """Every process's metrics and the outbox's, in OpenMetrics (latency buckets with their
+    exemplars: service_kit.exemplars) when the scraper asks for it, else the classic format."""
+    output, content_type = exemplars.encode(
+        exemplars.Combined(exemplars.process_registry(), _outbox),
+        request.headers.get("Accept"),
+    )
+    return HttpResponse(output, content_type=content_type)
 
 
-_outbox_registry = CollectorRegistry(auto_describe=False)
-_outbox_registry.register(OutboxCollector())
+_outbox = OutboxCollector()

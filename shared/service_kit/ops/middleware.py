@@ -3,12 +3,15 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 
 from django.conf import settings
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
 
 from service_kit.api.errors import error_response
+from service_kit.context import REQUEST_ID_HEADER, clean_request_id, request_id_var, user_id_var
 
-from .context import REQUEST_ID_HEADER, clean_request_id, request_id_var, user_id_var
+from .bodies import is_length
 
 access_log = logging.getLogger("service_kit.access")
 
@@ -17,12 +20,12 @@ class RequestIdMiddleware:
     """Takes ``X-Request-ID`` from the caller (or makes one), keeps it for logs, tasks and
     outgoing calls, and echoes it on the answer."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         request_id = clean_request_id(request.META.get("HTTP_X_REQUEST_ID"))
-        request.request_id = request_id
+        request.request_id = request_id  # type: ignore[attr-defined]  # the kit's own attribute
         rid_token = request_id_var.set(request_id)
         uid_token = user_id_var.set(None)
         try:
@@ -37,10 +40,10 @@ class RequestIdMiddleware:
 class AccessLogMiddleware:
     """One ECS JSON line per request, with its request id and user id (ContextFilter adds them)."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         started = time.perf_counter()
         response = self.get_response(request)
         user = getattr(request, "user", None)
@@ -72,21 +75,21 @@ class ApiBodyMiddleware:
 
     BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
         self.max_body = getattr(settings, "MAX_REQUEST_BODY_SIZE", 10 * 1024 * 1024)
         self.prefix = getattr(settings, "API_PATH_PREFIX", "/api/")
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         if request.method in self.BODY_METHODS and request.path.startswith(self.prefix):
             problem = self.check(request)
             if problem is not None:
                 return problem
         return self.get_response(request)
 
-    def check(self, request):
+    def check(self, request: HttpRequest) -> JsonResponse | None:
         length = request.META.get("CONTENT_LENGTH") or "0"
-        size = int(length) if length.isdigit() else 0
+        size = int(length) if is_length(length) else 0
         if size > self.max_body:
             return self.too_large(self.max_body)
         if size == 0:
@@ -109,13 +112,13 @@ class ApiBodyMiddleware:
             self.drain(request)
             return self.too_large(in_memory)
         try:
-            request.kit_json = json.loads(request.body)
+            request.kit_json = json.loads(request.body)  # type: ignore[attr-defined]  # the kit's own
         except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
             return error_response(400, "parse_error", f"JSON parse error - {exc}")
         return None
 
     @staticmethod
-    def drain(request) -> None:
+    def drain(request: HttpRequest) -> None:
         """Read (and drop) a body refused unread, at most ``max_body`` bytes: a server that
         answers and closes while the client is still sending resets the connection, and the
         client (or the gateway in front) sees the reset, never the answer."""
@@ -123,7 +126,7 @@ class ApiBodyMiddleware:
             pass
 
     @staticmethod
-    def too_large(max_bytes: int):
+    def too_large(max_bytes: int) -> JsonResponse:
         return error_response(
             413, "payload_too_large", "The request body is too large.", {"max_bytes": max_bytes}
         )

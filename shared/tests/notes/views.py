@@ -38,6 +38,8 @@ class NoteListCreateApi(generics.ListCreateAPIView):
             publish_event("note.created", {"note_id": str(note.id), "text": note.text})
             if note.text == "rollback":
                 raise ValidationError({"text": ["rolled back after the event was written"]})
+        # ?sleep=N: a request that stays in flight (not a wait in a test: what the idempotency
+        # tests need is a request under way while another with its key arrives)
         time.sleep(min(float(request.query_params.get("sleep", 0)), 5))
         return Response(
             self.get_serializer(note).data,

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -10,17 +12,29 @@ class Command(BaseCommand):
     help = (
         "Create a service identity and print its generated secret (shown this once: it is "
         "stored hashed). With --secret, set that secret instead and print nothing secret; "
-        "for an existing client this also replaces its scopes (compose, CI)."
+        "for an existing client this also replaces its scopes (compose, CI). --secret-file "
+        "reads that secret from a file, so it appears in no process list (make up)."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("client_id", help="a slug, e.g. order_service")
         parser.add_argument("--scopes", nargs="*", default=[], help="e.g. payments:charge")
-        parser.add_argument("--secret", help="use this secret instead of generating one")
+        secret = parser.add_mutually_exclusive_group()
+        secret.add_argument("--secret", help="use this secret instead of generating one")
+        secret.add_argument("--secret-file", help="use the secret this file holds")
         parser.add_argument("--description", default="")
 
     @transaction.atomic
-    def handle(self, *args, client_id, scopes, secret=None, description="", **options):
+    def handle(
+        self, *args, client_id, scopes, secret=None, secret_file=None, description="", **options
+    ):
+        if secret_file:
+            try:
+                secret = Path(secret_file).read_text().strip()
+            except OSError as exc:
+                raise CommandError(f"Cannot read the secret file: {exc.strerror}") from exc
+            if not secret:
+                raise CommandError("The secret file is empty.")
         client = ServiceClient.objects.filter(client_id=client_id).first()
         if client is not None and not secret:
             raise CommandError(

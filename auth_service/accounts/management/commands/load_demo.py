@@ -13,11 +13,12 @@ from django.db import transaction
 from accounts.models import User
 from accounts.services import user_register
 from service_kit.conf import data_dir, write_private
+from service_kit.roles import MFA_ROLES, STAFF_ROLES
 
 STAFF = "staff@demo.local"
 CUSTOMER = "customer@demo.local"
-#: Every staff role that needs no second factor (payment_manager and admin do).
-STAFF_ROLES = ("catalogue_manager", "inventory_manager", "order_manager", "support")
+#: Every staff role that needs no second factor (so the demo needs no authenticator app).
+DEMO_ROLES = tuple(role for role in STAFF_ROLES if role not in MFA_ROLES)
 
 
 def demo_password() -> str:
@@ -42,8 +43,8 @@ class Command(BaseCommand):
             if not staff.is_staff:
                 staff.is_staff = True
                 staff.save(update_fields=["is_staff"])
-            staff.groups.add(*Group.objects.filter(name__in=STAFF_ROLES))
+            staff.groups.add(*Group.objects.filter(name__in=DEMO_ROLES))
         self.stdout.write(
-            f"demo staff    {STAFF} / {password}  (roles: {', '.join(STAFF_ROLES)})\n"
+            f"demo staff    {STAFF} / {password}  (roles: {', '.join(DEMO_ROLES)})\n"
             f"demo customer {CUSTOMER} / {password}"
         )

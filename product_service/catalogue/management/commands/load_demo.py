@@ -8,6 +8,7 @@ inventory_service learns the SKUs. Refused outside the embedded profile unless `
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -25,7 +26,7 @@ CATEGORIES = [
 ]
 
 #: (sku, name, price in EUR, category slug, attributes, description)
-PRODUCTS = [
+PRODUCTS: list[tuple[str, str, str, str, dict[str, Any], str]] = [
     (
         "DEMO-MUG-BLUE",
         "Blue Enamel Mug",

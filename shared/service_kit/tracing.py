@@ -1,0 +1,264 @@
+"""OpenTelemetry traces: on in every process when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set.
+
+Off (the default), nothing of OpenTelemetry's SDK is imported and every helper here is one check
+of :data:`ON`. On, :func:`setup` (the kit's app config calls it) makes the process's tracer
+provider from the standard variables (``OTEL_TRACES_SAMPLER``/``_ARG``, ``OTEL_EXPORTER_OTLP_*``,
+``OTEL_RESOURCE_ATTRIBUTES``), names the resource (``service.name``, ``service.version``,
+``deployment.environment``), and turns on the maintained instrumentations: Django, psycopg, Redis,
+urllib3 (the kit's :class:`~service_kit.http.ServiceClient`: one CLIENT span per attempt, with
+``traceparent``), botocore, and Celery, the last in each worker process once forked
+(``worker_process_init``; ``worker_ready`` for a pool of threads).
+
+Messages carry their trace in the envelope (``trace``: ``traceparent`` and ``tracestate``),
+written with the outbox row in the request's transaction: the relay's or the sweep's later publish
+is a PRODUCER span of that request's trace, and the handler runs in a CONSUMER span under it
+(OpenTelemetry's messaging conventions: ``messaging.system`` ``rabbitmq``, destination, message
+id).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+#: Tracing is on in this process (the endpoint is set and the SDK not disabled).
+ON = bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")) and (
+    os.environ.get("OTEL_SDK_DISABLED", "").lower() != "true"
+)
+TRACER_NAME = "service_kit"
+_set_up = False
+_tracer: Any = None
+
+
+def setup(service: str, version: str, environment: str) -> bool:
+    """The process's tracer provider and instrumentations (once; False when tracing is off)."""
+    global _set_up
+    if not ON or _set_up:
+        return _set_up
+    from opentelemetry import trace
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
+    from opentelemetry.instrumentation.django import DjangoInstrumentor
+    from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+    from opentelemetry.instrumentation.urllib3 import URLLib3Instrumentor
+    from opentelemetry.sdk.resources import OTELResourceDetector, Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    # More attributes come from OTEL_RESOURCE_ATTRIBUTES (the pod, the cluster); those it and
+    # OTEL_SERVICE_NAME name win over these defaults (the chart sets the deployment environment).
+    defaults = {
+        "service.name": service,
+        "service.version": version,
+        "deployment.environment": environment,
+    }
+    resource = Resource.create({**defaults, **OTELResourceDetector().detect().attributes})
+    provider = TracerProvider(resource=resource)  # sampler: OTEL_TRACES_SAMPLER (+ _ARG)
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+    DjangoInstrumentor().instrument()
+    PsycopgInstrumentor().instrument(enable_commenter=False)
+    RedisInstrumentor().instrument()
+    URLLib3Instrumentor().instrument()
+    BotocoreInstrumentor().instrument()  # type: ignore[no-untyped-call]
+    from celery.signals import worker_process_init, worker_ready
+
+    worker_process_init.connect(_instrument_celery, weak=False)
+    worker_ready.connect(_instrument_celery, weak=False)
+    _set_up = True
+    return True
+
+
+def _instrument_celery(**_: Any) -> None:
+    from opentelemetry.instrumentation.celery import CeleryInstrumentor
+
+    instrumentor = CeleryInstrumentor()  # type: ignore[no-untyped-call]
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument()
+
+
+def shutdown() -> None:
+    """Send what is buffered (a short-lived process's spans, before it exits)."""
+    if _set_up:
+        from opentelemetry import trace
+
+        provider: Any = trace.get_tracer_provider()
+        provider.shutdown()
+
+
+def tracer() -> Any:
+    """The kit's tracer, made once: the SDK's ``get_tracer`` builds a new one (scope, warnings
+    filter) at every call, a fixed cost on every request whether it is sampled or not."""
+    global _tracer
+    if _tracer is None:
+        from opentelemetry import trace
+
+        _tracer = trace.get_tracer(TRACER_NAME)
+    return _tracer
+
+
+def carrier() -> dict[str, str] | None:
+    """The current trace context as W3C headers (``traceparent``, ``tracestate``), or None."""
+    if not ON:
+        return None
+    from opentelemetry.propagate import inject
+
+    headers: dict[str, str] = {}
+    inject(headers)
+    return headers or None
+
+
+def inject_into(headers: dict[str, str]) -> None:
+    """Adds the current context's ``traceparent``/``tracestate`` to outgoing headers."""
+    if ON:
+        from opentelemetry.propagate import inject
+
+        inject(headers)
+
+
+def current_ids() -> tuple[str, str] | None:
+    """(trace id, span id) in hex of the current span, when one is being recorded."""
+    if not ON:
+        return None
+    from opentelemetry import trace
+
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return None
+    return format(context.trace_id, "032x"), format(context.span_id, "016x")
+
+
+def _messaging_attributes(
+    envelope: Mapping[str, Any], destination: str, routing_key: str
+) -> dict[str, Any]:
+    return {
+        "messaging.system": "rabbitmq",
+        "messaging.destination.name": destination,
+        "messaging.rabbitmq.destination.routing_key": routing_key,
+        "messaging.message.id": str(envelope.get("id")),
+        "messaging.message.conversation_id": envelope.get("request_id") or "",
+        "platform.message.type": str(envelope.get("type")),
+    }
+
+
+@contextlib.contextmanager
+def producer_span(
+    envelope: dict[str, Any], exchange: str, routing_key: str, publisher: str = "relay"
+) -> Iterator[dict[str, Any]]:
+    """A PRODUCER span ("<exchange> publish") in the trace the envelope was written in, whenever
+    it is sent (``publisher``: the outbox's relay at once, or its sweep after a broker outage);
+    yields the envelope to send, its ``trace`` now this span's (the consumer's parent)."""
+    if not ON:
+        yield envelope
+        return
+    from opentelemetry import trace
+    from opentelemetry.propagate import extract
+
+    parent = extract(envelope.get("trace") or {})
+    with tracer().start_as_current_span(
+        f"{exchange} publish",
+        context=parent,
+        kind=trace.SpanKind.PRODUCER,
+        attributes={
+            **_messaging_attributes(envelope, exchange, routing_key),
+            "messaging.operation.type": "send",
+            "platform.outbox.publisher": publisher,
+        },
+    ):
+        yield {**envelope, "trace": carrier()}
+
+
+@contextlib.contextmanager
+def consumer_span(envelope: Mapping[str, Any], queue: str, routing_key: str) -> Iterator[None]:
+    """A CONSUMER span ("<queue> process") under the envelope's producer."""
+    if not ON:
+        yield
+        return
+    from opentelemetry import trace
+    from opentelemetry.propagate import extract
+
+    parent = extract(envelope.get("trace") or {})
+    with tracer().start_as_current_span(
+        f"{queue} process",
+        context=parent,
+        kind=trace.SpanKind.CONSUMER,
+        attributes={
+            **_messaging_attributes(envelope, queue, routing_key),
+            "messaging.operation.type": "process",
+        },
+    ):
+        yield
+
+
+def start_server_span(name: str, environ: Mapping[str, Any], attributes: dict[str, Any]) -> Any:
+    """A SERVER span at an edge that trusts no caller: a new trace, linked to the caller's
+    ``traceparent`` when it sent a valid one. Returns (span, token); :func:`end_server_span`."""
+    from opentelemetry import context, trace
+    from opentelemetry.propagate import extract
+
+    incoming = trace.get_current_span(
+        extract(
+            {
+                k: environ[f"HTTP_{k.upper()}"]
+                for k in ("traceparent", "tracestate")
+                if f"HTTP_{k.upper()}" in environ
+            }
+        )
+    ).get_span_context()
+    links = (
+        [trace.Link(incoming, {"platform.link": "untrusted_caller"})] if incoming.is_valid else []
+    )
+    span = tracer().start_span(
+        name,
+        context=context.Context(),  # a new root: never the caller's parent
+        kind=trace.SpanKind.SERVER,
+        attributes=attributes,
+        links=links,
+    )
+    token = context.attach(trace.set_span_in_context(span))
+    return span, token
+
+
+def end_server_span(span: Any, token: Any, *, end: bool = True) -> None:
+    from opentelemetry import context
+
+    context.detach(token)
+    if end:
+        span.end()
+
+
+def set_status(span: Any, status: int) -> None:
+    """The HTTP status on a server span (5xx: an error)."""
+    from opentelemetry.trace import Status, StatusCode
+
+    span.set_attribute("http.response.status_code", status)
+    if status >= 500:
+        span.set_status(Status(StatusCode.ERROR))
+
+
+@contextlib.contextmanager
+def client_span(name: str, attributes: dict[str, Any], headers: dict[str, str]) -> Iterator[Any]:
+    """A CLIENT span for one attempt of a call, its ``traceparent`` put in ``headers``.
+
+    Under a span not sampled (most requests at a ratio below 1) no span is made: the current
+    one's ``traceparent`` (flag not sampled) is sent, so the callee records nothing either, and
+    the span yielded is that non-recording one (its ``set_attribute`` does nothing)."""
+    if not ON:
+        yield None
+        return
+    from opentelemetry import trace
+    from opentelemetry.propagate import inject
+
+    current = trace.get_current_span()
+    if current.get_span_context().is_valid and not current.is_recording():
+        inject(headers)
+        yield current
+        return
+    with tracer().start_as_current_span(
+        name, kind=trace.SpanKind.CLIENT, attributes=attributes
+    ) as span:
+        inject(headers)
+        yield span

@@ -1,0 +1,3 @@
+from django.contrib.staticfiles.storage import StaticFilesStorage
+
+class CompressedStaticFilesStorage(StaticFilesStorage): ...
