@@ -12,7 +12,13 @@ from django.contrib.auth.models import Group
 from mfa.credentials import LocalCredentials
 
 from platform_tools.testing.contract import assert_error
-from service_kit.admin_sso import TICKET_TYPE, session_state, ticket_redeem
+from service_kit.admin_sso import (
+    TICKET_TYPE,
+    TicketRefused,
+    session_binding,
+    session_state,
+    ticket_redeem,
+)
 from service_kit.auth import verify_token
 
 from .factories import PASSWORD, StaffFactory, UserFactory
@@ -70,7 +76,10 @@ def test_a_ticket_is_for_one_admin_a_short_while_and_its_session(api, kim):
     claims = verify_token(token, token_type=TICKET_TYPE, audience="admin:order")
     assert (claims["sid"], claims["user_id"]) == (session, str(kim.pk))
     assert 0 < claims["exp"] - claims["iat"] <= 30
-    _, identity = ticket_redeem(token, service="order")
+    with pytest.raises(TicketRefused):  # only in the browser the front page bound to it
+        ticket_redeem(token, service="order", binding=session_binding(session + "x"))
+    token = api.post(TICKET, {"session": session, "audience": "order"}).json()["ticket"]
+    _, identity = ticket_redeem(token, service="order", binding=session_binding(session))
     assert identity.staff_roles == {"order_manager", "support"}
 
 
