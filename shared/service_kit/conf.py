@@ -30,7 +30,7 @@ from typing import Any, overload
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from service_kit import roles
+from service_kit import roles, tracing
 from service_kit.media import media_storage
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -257,6 +257,9 @@ def service_settings(
             *(["django_migration_linter"] if env.bool("MIGRATION_LINTER", False) else []),
         ],
         "MIDDLEWARE": [
+            # Right after OpenTelemetry's own (its instrumentor puts it first): a request that is
+            # not sampled makes no spans below.
+            *(["service_kit.tracing.UnsampledRequestMiddleware"] if tracing.ON else []),
             "service_kit.ops.metrics.PrometheusBeforeMiddleware",  # latency with exemplars
             "service_kit.ops.middleware.RequestIdMiddleware",
             "service_kit.ops.middleware.ApiBodyMiddleware",

@@ -14,6 +14,12 @@ written with the outbox row in the request's transaction: the relay's or the swe
 is a PRODUCER span of that request's trace, and the handler runs in a CONSUMER span under it
 (OpenTelemetry's messaging conventions: ``messaging.system`` ``rabbitmq``, destination, message
 id).
+
+Work under a span that is not sampled (nine requests in ten at the default ratio) makes no spans:
+the request's or the message's own span, when not recording, suppresses the instrumentations
+(psycopg, Redis, urllib3, botocore) for what runs under it, so an unsampled request pays for one
+sampling decision, not for a span per query. Its ``traceparent`` (flag not sampled) still goes out
+with every call and message, so the services it reaches record nothing of it either.
 """
 
 from __future__ import annotations
@@ -158,15 +164,18 @@ def producer_span(
     from opentelemetry.propagate import extract
 
     parent = extract(envelope.get("trace") or {})
-    with tracer().start_as_current_span(
-        f"{exchange} publish",
-        context=parent,
-        kind=trace.SpanKind.PRODUCER,
-        attributes={
-            **_messaging_attributes(envelope, exchange, routing_key),
-            "messaging.operation.type": "send",
-            "platform.outbox.publisher": publisher,
-        },
+    with (
+        tracer().start_as_current_span(
+            f"{exchange} publish",
+            context=parent,
+            kind=trace.SpanKind.PRODUCER,
+            attributes={
+                **_messaging_attributes(envelope, exchange, routing_key),
+                "messaging.operation.type": "send",
+                "platform.outbox.publisher": publisher,
+            },
+        ),
+        quiet_unless_recording(),
     ):
         yield {**envelope, "trace": carrier()}
 
@@ -181,14 +190,17 @@ def consumer_span(envelope: Mapping[str, Any], queue: str, routing_key: str) -> 
     from opentelemetry.propagate import extract
 
     parent = extract(envelope.get("trace") or {})
-    with tracer().start_as_current_span(
-        f"{queue} process",
-        context=parent,
-        kind=trace.SpanKind.CONSUMER,
-        attributes={
-            **_messaging_attributes(envelope, queue, routing_key),
-            "messaging.operation.type": "process",
-        },
+    with (
+        tracer().start_as_current_span(
+            f"{queue} process",
+            context=parent,
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                **_messaging_attributes(envelope, queue, routing_key),
+                "messaging.operation.type": "process",
+            },
+        ),
+        quiet_unless_recording(),
     ):
         yield
 
@@ -218,8 +230,45 @@ def start_server_span(name: str, environ: Mapping[str, Any], attributes: dict[st
         attributes=attributes,
         links=links,
     )
-    token = context.attach(trace.set_span_in_context(span))
+    token = context.attach(_quiet_unless_recording(span, trace.set_span_in_context(span)))
     return span, token
+
+
+def _quiet_unless_recording(span: Any, ctx: Any) -> Any:
+    """``ctx``, with the instrumentations suppressed when ``span`` is not recorded."""
+    if span.is_recording():
+        return ctx
+    from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, set_value
+
+    return set_value(_SUPPRESS_INSTRUMENTATION_KEY, True, ctx)
+
+
+@contextlib.contextmanager
+def quiet_unless_recording() -> Iterator[None]:
+    """Suppresses the instrumentations inside, when the current span is not recorded."""
+    from opentelemetry import context, trace
+
+    span = trace.get_current_span()
+    if span.is_recording() or not span.get_span_context().is_valid:
+        yield
+        return
+    token = context.attach(_quiet_unless_recording(span, context.get_current()))
+    try:
+        yield
+    finally:
+        context.detach(token)
+
+
+class UnsampledRequestMiddleware:
+    """Django middleware (after OpenTelemetry's, which opens the request's span): a request not
+    sampled runs with the instrumentations suppressed, so its queries and calls make no spans."""
+
+    def __init__(self, get_response: Any):
+        self.get_response = get_response
+
+    def __call__(self, request: Any) -> Any:
+        with quiet_unless_recording():
+            return self.get_response(request)
 
 
 def end_server_span(span: Any, token: Any, *, end: bool = True) -> None:

@@ -32,6 +32,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from prometheus_client import Counter
 from urllib3.exceptions import HTTPError, ReadTimeoutError
 
+from service_kit import tracing
 from service_kit.api.errors import UpstreamTimeout, UpstreamUnavailable
 from service_kit.context import REQUEST_ID_HEADER, current_request_id
 from service_kit.exemplars import Histogram
@@ -198,6 +199,9 @@ class ServiceClient:
         token = self.token_provider() if self.token_provider else self.token
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        # The trace's context; urllib3's instrumentation puts its CLIENT span's in its place,
+        # unless the trace is not sampled (then it is suppressed: see service_kit.tracing).
+        tracing.inject_into(headers)
         headers.update(extra or {})  # the caller's own headers win
         return headers
 
