@@ -15,7 +15,9 @@
    and limits everywhere, a PDB per web Deployment, HPAs, graceful shutdown, migration hook Jobs
    without a mesh sidecar and with their settings created before them, no Secret values, STRICT
    mTLS and no mesh retry of a non-idempotent method, auth_service's SMTP server from its Secret,
-   the gateway's and order_service's service-client secret from theirs.
+   the service-client secret of each calling service from its own Secret, and a hook Job that
+   registers exactly ``service_kit.platform.SERVICE_CLIENTS`` in auth_service with those secrets
+   (and values.yaml's ``serviceClients`` are those clients and scopes).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import yaml
 
 from platform_tools.testing.tools import npm_folder
 from service_kit.conf import REPO_ROOT
+from service_kit.platform import SERVICE_CLIENTS
 
 CHART = Path("charts/platform")
 VALUES_FILES = ("values.yaml", "values-staging.yaml", "values-production.yaml")
@@ -53,6 +56,9 @@ WRONG_VALUES = (
     {"services": {"gateway": {"folder": "gateway", "secretKeys": ["SECRET_KEY"]}}},
     # order_service without its service client (reconciliation)
     {"services": {"order": {"folder": "order_service", "secretKeys": ["SECRET_KEY"]}}},
+    # a service client with a scope auth_service would refuse, or with none
+    {"serviceClients": {"order": ["Payments Read"]}},
+    {"serviceClients": {"order": []}},
     # tracing half configured: a collector but no deployment environment to tell traces apart
     {"global": {"tracing": {"otlpEndpoint": "http://otel-collector.observability:4318"}}},
     # a resource attribute the chart sets from its own value
@@ -146,6 +152,8 @@ def check(root: Path = REPO_ROOT) -> list[str]:
         if trouble:
             problems.append(trouble)
             continue
+        if name == "values.yaml":
+            problems += default_clients_problems(chart_dir)
         problems += _lint(chart_dir, name, values)
         objects, trouble = _render(chart_dir, values)
         if trouble:
@@ -462,8 +470,8 @@ def _mail_problems(objects: list[dict]) -> list[str]:
 
 
 #: The services that call others with a service token of their own (service_kit.platform's
-#: SERVICE_CLIENTS): the gateway (the staff front page's figures), order (reconciliation).
-CLIENT_SERVICES = ("gateway", "order")
+#: SERVICE_CLIENTS): the gateway (the staff front page's figures), order (reconciliation), user.
+CLIENT_SERVICES = tuple(SERVICE_CLIENTS)
 
 
 def client_rule(render: Render) -> list[str]:
@@ -476,6 +484,136 @@ def client_rule(render: Render) -> list[str]:
         for container in _pod(obj)["containers"]
         if "SERVICE_CLIENT_SECRET_FILE" not in {e["name"] for e in container.get("env", [])}
     ]
+
+
+def default_clients_problems(chart_dir: Path, expected: dict | None = None) -> list[str]:
+    """values.yaml's ``serviceClients`` (what the chart registers by default) are the clients and
+    scopes of ``service_kit.platform.SERVICE_CLIENTS`` (what make up and compose register)."""
+    expected = SERVICE_CLIENTS if expected is None else expected
+    try:
+        values = yaml.safe_load((chart_dir / "values.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return []  # reported by the render
+    clients = values.get("serviceClients") or {}
+    where = "values.yaml: serviceClients"
+    found = [
+        f"{where}: no client {name} (service_kit.platform.SERVICE_CLIENTS has it)"
+        for name in sorted(set(expected) - set(clients))
+    ]
+    found += [
+        f"{where}: client {name} is not in service_kit.platform.SERVICE_CLIENTS"
+        for name in sorted(set(clients) - set(expected))
+    ]
+    found += [
+        f"{where}.{name}: scopes {sorted(clients[name] or [])} differ from "
+        f"service_kit.platform.SERVICE_CLIENTS' {sorted(expected[name])}"
+        for name in sorted(set(clients) & set(expected))
+        if set(clients[name] or []) != set(expected[name])
+    ]
+    return found
+
+
+#: The service-clients Job's command, by the image's entrypoint (then the client's id).
+CLIENT_COMMAND = ["manage", "create_service_client"]
+
+
+def service_clients_rule(render: Render) -> list[str]:
+    """auth_service registers the service clients itself: one post-install/post-upgrade hook Job
+    without a mesh sidecar, one ``create_service_client`` per client of SERVICE_CLIENTS with its
+    scopes, the secret read from a file of the client service's own Secret (the one its pods
+    read as SERVICE_CLIENT_SECRET), mounted read-only."""
+    jobs = [j for j in render.kind("Job") if _component(j) == "service-clients"]
+    if len(jobs) != 1:
+        return [f"{len(jobs)} service-clients Jobs rendered: auth_service needs one"]
+    [job] = jobs
+    where = f"Job {_name(job)}"
+    found = []
+    hook = _hook(job)
+    if not hook or not {"post-install", "post-upgrade"} <= hook[0]:
+        found.append(f"{where}: must be a post-install and post-upgrade hook")
+    template = job["spec"]["template"]["metadata"]
+    if (template.get("labels") or {}).get("sidecar.istio.io/inject") != "false":
+        found.append(f'{where}: the mesh sidecar must be off (sidecar.istio.io/inject: "false")')
+    webs = {
+        w["metadata"]["labels"].get("app.kubernetes.io/name"): w for w in render.deployments("web")
+    }
+    volumes = {v["name"]: v for v in _pod(job).get("volumes", [])}
+    registered: dict[str, set[str]] = {}
+    for container in _pod(job)["containers"]:
+        args = [str(a) for a in container.get("args") or []]
+        if args[:2] != CLIENT_COMMAND or len(args) < 3:
+            found.append(
+                f"{where}, container {container.get('name')}: not {' '.join(CLIENT_COMMAND)}"
+            )
+            continue
+        client, options = args[2], _command_options(args[3:])
+        if client in registered:
+            found.append(f"{where}: client {client} registered twice")
+        registered[client] = set(options.get("--scopes", []))
+        [path] = options.get("--secret-file") or [""]
+        source = _mounted_secret(container, volumes, path)
+        own = _service_secret(webs[client]) if client in webs else None
+        if not path:
+            found.append(f"{where}: client {client} without --secret-file")
+        elif source is None or source != (own, "SERVICE_CLIENT_SECRET"):
+            found.append(
+                f"{where}: client {client}'s --secret-file {path} is not SERVICE_CLIENT_SECRET of "
+                f"the Secret its service reads ({own or 'no web Deployment'}), mounted read-only"
+            )
+    found += [
+        f"{where}: service client {name} of SERVICE_CLIENTS is not registered"
+        for name in sorted(set(SERVICE_CLIENTS) - set(registered))
+    ]
+    found += [
+        f"{where}: client {name} is not in SERVICE_CLIENTS"
+        for name in sorted(set(registered) - set(SERVICE_CLIENTS))
+    ]
+    found += [
+        f"{where}: client {name} gets scopes {sorted(registered[name])}, SERVICE_CLIENTS "
+        f"{sorted(SERVICE_CLIENTS[name])}"
+        for name in sorted(set(registered) & set(SERVICE_CLIENTS))
+        if registered[name] != set(SERVICE_CLIENTS[name])
+    ]
+    return found
+
+
+def _command_options(args: list[str]) -> dict[str, list[str]]:
+    """A command line's options and the values after each (``--scopes a b`` -> [a, b])."""
+    options: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for arg in args:
+        if arg.startswith("--"):
+            current = options.setdefault(arg, [])
+        elif current is not None:
+            current.append(arg)
+    return options
+
+
+def _service_secret(obj: dict) -> str | None:
+    """The Secret a workload reads its settings from (its volume ``secrets``)."""
+    for volume in _pod(obj).get("volumes", []):
+        if volume["name"] == "secrets" and "secret" in volume:
+            return volume["secret"]["secretName"]
+    return None
+
+
+def _mounted_secret(container: dict, volumes: dict[str, dict], path: str) -> tuple[str, str] | None:
+    """(Secret, key) of the file ``path`` in the container, when a read-only mount of a Secret
+    volume holds it."""
+    for mount in container.get("volumeMounts") or []:
+        folder = mount["mountPath"].rstrip("/") + "/"
+        if not path.startswith(folder) or mount.get("readOnly") is not True or mount.get("subPath"):
+            continue
+        secret = (volumes.get(mount["name"]) or {}).get("secret")
+        if not secret:
+            continue
+        name = path.removeprefix(folder)
+        for item in secret.get("items") or []:
+            if item.get("path") == name:
+                return secret["secretName"], item["key"]
+        if not secret.get("items"):
+            return secret["secretName"], name
+    return None
 
 
 def _name(obj: dict) -> str:
@@ -686,6 +824,7 @@ POLICY_RULES = (
     migration_rule,
     mail_rule,
     client_rule,
+    service_clients_rule,
     mtls_rule,
     route_rule,
     authorization_rule,
