@@ -12,6 +12,7 @@ from copies import edit
 
 from platform_tools.testing.delivery import charts
 from service_kit.conf import REPO_ROOT
+from service_kit.platform import SERVICE_CLIENTS
 
 CHART = charts.CHART
 
@@ -671,3 +672,196 @@ def test_every_service_gets_the_collector_its_sampling_and_its_resource():
 def test_a_half_configured_tracing_is_refused_by_the_schema(tracing, expected):
     with pytest.raises(ValueError, match=expected):
         charts.rendered({"global": {"tracing": tracing}})
+
+
+# -- the service clients -------------------------------------------------------------------------
+
+CLIENTS_JOB = "platform-auth-service-clients"
+
+
+def _clients_job(objects: list[dict]) -> dict:
+    return _by_name(objects, "Job", CLIENTS_JOB)
+
+
+@pytest.mark.parametrize("values_file", charts.VALUES_FILES)
+def test_auth_registers_each_service_client_with_the_secret_its_service_reads(values_file):
+    values = {} if values_file == "values.yaml" else _values(values_file)
+    objects = charts.rendered(values)
+    job = _clients_job(objects)
+    annotations = job["metadata"]["annotations"]
+    assert annotations["helm.sh/hook"] == "post-install,post-upgrade"
+    assert annotations["helm.sh/hook-delete-policy"] == "before-hook-creation"
+    pod = job["spec"]["template"]["spec"]
+    assert job["spec"]["template"]["metadata"]["labels"]["sidecar.istio.io/inject"] == "false"
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    commands = {}
+    for container in pod["containers"]:
+        assert container["image"].rsplit(":", 1)[0].endswith("/auth_service")
+        [settings] = container["envFrom"]
+        assert settings == {"configMapRef": {"name": "platform-auth-settings"}}
+        env = {e["name"] for e in container["env"]}
+        assert {"DATABASE_URL_FILE", "EMAIL_URL_FILE"} <= env  # auth's settings, as migrate's
+        client = container["args"][2]
+        commands[client] = container["args"]
+        mount = f"/var/run/secrets/service-clients/{client}"
+        [own] = [m for m in container["volumeMounts"] if m["mountPath"] == mount]
+        assert own["readOnly"] is True
+        # The client service's own Secret (the release's, made by its ExternalSecret in an
+        # environment: the migration's copies are hooks of their own), its one key.
+        assert volumes[own["name"]]["secret"]["secretName"] == f"platform-{client}"
+        assert volumes[own["name"]]["secret"]["items"] == [
+            {"key": "SERVICE_CLIENT_SECRET", "path": "SERVICE_CLIENT_SECRET"}
+        ]
+        web = _by_name(objects, "Deployment", f"platform-{client}-web")
+        [secrets] = [
+            v for v in web["spec"]["template"]["spec"]["volumes"] if v["name"] == "secrets"
+        ]
+        assert secrets["secret"]["secretName"] == f"platform-{client}"
+    assert commands == {
+        name: [
+            "manage",
+            "create_service_client",
+            name,
+            "--secret-file",
+            f"/var/run/secrets/service-clients/{name}/SERVICE_CLIENT_SECRET",
+            "--scopes",
+            *scopes,
+        ]
+        for name, scopes in SERVICE_CLIENTS.items()
+    }
+    if values.get("externalSecrets", {}).get("enabled"):
+        made = {o["spec"]["target"]["name"] for o in objects if o["kind"] == "ExternalSecret"}
+        assert {f"platform-{name}" for name in SERVICE_CLIENTS} | {"platform-auth"} <= made
+    # The same Kubernetes 1.30 schema as every other object, and no policy broken.
+    assert charts._validate_core(CLIENTS_JOB, job) == []
+    assert charts.policy_problems(objects, environment=values_file in charts.ENVIRONMENTS) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        pytest.param(
+            "  user: [accounts:read]",
+            "  user: [accounts:read, accounts:write]",
+            [
+                "values.yaml: serviceClients.user: scopes ['accounts:read', 'accounts:write'] "
+                "differ from service_kit.platform.SERVICE_CLIENTS' ['accounts:read']",
+                f"Job {CLIENTS_JOB}: client user gets scopes ['accounts:read', 'accounts:write'], "
+                "SERVICE_CLIENTS ['accounts:read']",
+            ],
+            id="other-scopes",
+        ),
+        pytest.param(
+            "  user: [accounts:read]",
+            "",
+            [
+                "values.yaml: serviceClients: no client user "
+                "(service_kit.platform.SERVICE_CLIENTS has it)",
+                f"Job {CLIENTS_JOB}: service client user of SERVICE_CLIENTS is not registered",
+            ],
+            id="client-missing",
+        ),
+        pytest.param(
+            "  user: [accounts:read]",
+            "  user: [accounts:read]\n  product: [inventory:read]",
+            [
+                "values.yaml: serviceClients: client product is not in "
+                "service_kit.platform.SERVICE_CLIENTS",
+                f"Job {CLIENTS_JOB}: client product is not in SERVICE_CLIENTS",
+            ],
+            id="client-extra",
+        ),
+    ],
+)
+def test_service_clients_that_differ_from_SERVICE_CLIENTS_are_reported(tree, old, new, expected):
+    edit(tree / CHART / "values.yaml", old, new)
+    problems = charts.check(tree)
+    for problem in expected[1:]:
+        # the policy rule, on each values file's render
+        for name in charts.VALUES_FILES:
+            assert f"{name}: {problem}" in problems, problems
+    assert expected[0] in problems
+    assert len(problems) == 1 + len(charts.VALUES_FILES), problems
+
+
+def test_a_client_secret_from_another_secret_is_reported():
+    objects = charts.rendered({})
+    job = _clients_job(objects)
+    pod = job["spec"]["template"]["spec"]
+    [order] = [v for v in pod["volumes"] if v["name"] == "client-order"]
+    order["secret"]["secretName"] = "platform-payment"
+    [gateway] = [c for c in pod["containers"] if c["name"] == "client-gateway"]
+    [mount] = [m for m in gateway["volumeMounts"] if m["name"] == "client-gateway"]
+    del mount["readOnly"]
+
+    assert charts.policy_problems(objects, environment=False) == [
+        f"Job {CLIENTS_JOB}: client gateway's --secret-file "
+        "/var/run/secrets/service-clients/gateway/SERVICE_CLIENT_SECRET is not "
+        "SERVICE_CLIENT_SECRET of the Secret its service reads (platform-gateway), "
+        "mounted read-only",
+        f"Job {CLIENTS_JOB}: client order's --secret-file "
+        "/var/run/secrets/service-clients/order/SERVICE_CLIENT_SECRET is not "
+        "SERVICE_CLIENT_SECRET of the Secret its service reads (platform-order), "
+        "mounted read-only",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        pytest.param(
+            "helm.sh/hook: post-install,post-upgrade",
+            "helm.sh/hook: post-install",
+            f"Job {CLIENTS_JOB}: must be a post-install and post-upgrade hook",
+            id="not-on-upgrade",
+        ),
+        pytest.param(
+            '        sidecar.istio.io/inject: "false"\n      annotations:',
+            "      annotations:",
+            f"Job {CLIENTS_JOB}: the mesh sidecar must be off",
+            id="sidecar",
+        ),
+        pytest.param(
+            "{{- if $clients }}",
+            "{{- if false }}",
+            "0 service-clients Jobs rendered: auth_service needs one",
+            id="no-job",
+        ),
+        pytest.param(
+            "      restartPolicy: Never",
+            "      restartPolicy: Never\n      restartPolice: Always",
+            "'restartPolice' was unexpected",
+            id="unknown-field",
+        ),
+    ],
+)
+def test_a_broken_service_clients_job_is_reported(tree, old, new, expected):
+    edit(tree / CHART / "templates" / "serviceclients.yaml", old, new)
+    problems = charts.check(tree)
+    assert reported(problems, "values-production.yaml", expected), problems
+
+
+def test_a_client_of_an_absent_service_is_refused_clearly():
+    with pytest.raises(ValueError, match=r"serviceClients.user: there is no service user"):
+        charts.rendered({"services": {"user": None}})
+    with pytest.raises(ValueError, match=r"services.user.secretKeys has no SERVICE_CLIENT_SECRET"):
+        charts.rendered({"services": {"user": {"secretKeys": ["SECRET_KEY"]}}})
+    # Without the client too, the chart renders and registers the others.
+    objects = charts.rendered({"services": {"user": None}, "serviceClients": {"user": None}})
+    names = [c["name"] for c in _clients_job(objects)["spec"]["template"]["spec"]["containers"]]
+    assert names == ["client-gateway", "client-order"]
+
+
+@pytest.mark.parametrize(
+    ("clients", "expected"),
+    [
+        ({"order": ["Payments Read"]}, "/serviceClients/order/0"),
+        ({"order": []}, "/serviceClients/order"),
+        ({"Order": ["payments:read"]}, "invalid propertyName 'Order'"),
+    ],
+    ids=["bad-scope", "no-scopes", "bad-name"],
+)
+def test_wrong_service_clients_are_refused_by_the_schema(clients, expected):
+    with pytest.raises(ValueError, match="schema") as refused:
+        charts.rendered({"serviceClients": clients})
+    assert expected in str(refused.value)
