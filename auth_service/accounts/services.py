@@ -422,6 +422,21 @@ def service_client_set_secret(*, client: ServiceClient, secret: str | None = Non
     return secret
 
 
+def service_client_matches(*, client: ServiceClient, secret: str, scopes: Iterable[str]) -> bool:
+    """Whether an existing client already is what setting ``secret`` and ``scopes`` would make
+    it: active, those scopes (in any order), that secret. A deployment that registers its clients
+    at every upgrade then leaves them untouched: no new hash, no "secret set" in the log."""
+    if client.pk is None or not client.is_active:
+        return False
+    if sorted(client.scopes) != sorted(scopes):
+        return False
+
+    def rehash(raw: str) -> None:  # the hasher's settings changed: store the new form
+        ServiceClient.objects.filter(pk=client.pk).update(secret_hash=make_password(raw))
+
+    return check_password(secret, client.secret_hash, setter=rehash)
+
+
 def service_client_save(*, client: ServiceClient, changed: Iterable[str]) -> None:
     """The admin's change form: switching a client off, or changing its scopes, refuses its
     tokens everywhere at once (they carry the old scopes); it asks for new ones."""

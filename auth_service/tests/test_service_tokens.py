@@ -163,6 +163,56 @@ def test_the_command_reads_the_secret_from_a_file(api, capsys, tmp_path):
     assert answer.status_code == 200
 
 
+def test_the_command_rerun_unchanged_changes_nothing(api, capsys, caplog, tmp_path):
+    """The chart's hook runs it after every upgrade: with the same secret and scopes the client
+    is left as it is (no new hash, no "secret set" in the log) and its live tokens keep working;
+    a new scope list still takes."""
+    path = tmp_path / "secret"
+    path.write_text("from-the-chart-0123456789\n")
+    args = ["create_service_client", "order", "--secret-file", str(path), "--scopes"]
+    call_command(*args, "payments:read", "inventory:read")
+    body = {"client_id": "order", "client_secret": "from-the-chart-0123456789"}
+    live = api.post(URL, body).json()["access"]
+    before = ServiceClient.objects.get(client_id="order")
+    capsys.readouterr()
+    caplog.clear()
+
+    call_command(*args, "inventory:read", "payments:read")  # the same scopes, in another order
+
+    assert capsys.readouterr().out.strip() == "unchanged order"
+    after = ServiceClient.objects.get(client_id="order")
+    assert after.secret_hash == before.secret_hash
+    assert after.scopes == ["inventory:read", "payments:read"]
+    assert "auth.service_client_secret_set" not in [r.getMessage() for r in caplog.records]
+    assert verify_token(live)["client_id"] == "order"
+
+    call_command(*args, "payments:read")
+    assert capsys.readouterr().out.strip() == "updated order"
+    assert ServiceClient.objects.get(client_id="order").scopes == ["payments:read"]
+    assert api.post(URL, body).status_code == 200
+
+
+def test_the_command_rerun_with_another_secret_sets_it(api, tmp_path):
+    path = tmp_path / "secret"
+    path.write_text("first-secret-0123456789")
+    call_command("create_service_client", "order", "--secret-file", str(path))
+    path.write_text("second-secret-0123456789")
+    call_command("create_service_client", "order", "--secret-file", str(path))
+
+    old = {"client_id": "order", "client_secret": "first-secret-0123456789"}
+    assert_error(api.post(URL, old), 401, "invalid_client")
+    new = {**old, "client_secret": "second-secret-0123456789"}
+    assert api.post(URL, new).status_code == 200
+
+
+def test_the_command_switches_a_deactivated_client_back_on(api):
+    ServiceClientFactory(client_id="order", is_active=False)
+    call_command("create_service_client", "order", "--secret", CLIENT_SECRET, "--scopes")
+    assert ServiceClient.objects.get(client_id="order").is_active
+    body = {"client_id": "order", "client_secret": CLIENT_SECRET}
+    assert api.post(URL, body).status_code == 200
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

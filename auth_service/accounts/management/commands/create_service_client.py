@@ -13,7 +13,8 @@ class Command(BaseCommand):
         "Create a service identity and print its generated secret (shown this once: it is "
         "stored hashed). With --secret, set that secret instead and print nothing secret; "
         "for an existing client this also replaces its scopes (compose, CI). --secret-file "
-        "reads that secret from a file, so it appears in no process list (make up)."
+        "reads that secret from a file, so it appears in no process list (make up, the Helm "
+        "chart's hook). Run again with the secret and scopes the client has, it changes nothing."
     )
 
     def add_arguments(self, parser):
@@ -44,7 +45,16 @@ class Command(BaseCommand):
         created = client is None
         client = client or ServiceClient(client_id=client_id, description=description)
         try:
-            client.scopes = services.scopes_clean(scopes)
+            scopes = services.scopes_clean(scopes)
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from exc
+        # Run again with what the client already has (make up, the chart's hook at every
+        # upgrade): nothing to change, and its live tokens stay good.
+        if secret and services.service_client_matches(client=client, secret=secret, scopes=scopes):
+            self.stdout.write(f"unchanged {client_id}")
+            return
+        try:
+            client.scopes = scopes
             client.full_clean(exclude=["secret_hash"])
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
