@@ -205,14 +205,6 @@ def test_the_command_rerun_with_another_secret_sets_it(api, tmp_path):
     assert api.post(URL, new).status_code == 200
 
 
-def test_the_command_switches_a_deactivated_client_back_on(api):
-    ServiceClientFactory(client_id="order", is_active=False)
-    call_command("create_service_client", "order", "--secret", CLIENT_SECRET, "--scopes")
-    assert ServiceClient.objects.get(client_id="order").is_active
-    body = {"client_id": "order", "client_secret": CLIENT_SECRET}
-    assert api.post(URL, body).status_code == 200
-
-
 @pytest.mark.parametrize(
     ("args", "message"),
     [
