@@ -205,6 +205,22 @@ def test_the_command_rerun_with_another_secret_sets_it(api, tmp_path):
     assert api.post(URL, new).status_code == 200
 
 
+def test_the_command_leaves_a_client_staff_switched_off_switched_off(api, tmp_path):
+    path = tmp_path / "secret"
+    path.write_text("leaked-secret-0123456789")
+    call_command("create_service_client", "order", "--secret-file", str(path))
+    ServiceClient.objects.filter(client_id="order").update(is_active=False)  # after a leak
+
+    for secret in ("leaked-secret-0123456789", "new-secret-0123456789"):  # the next upgrades
+        path.write_text(secret)
+        call_command("create_service_client", "order", "--secret-file", str(path))
+
+    assert not ServiceClient.objects.get(client_id="order").is_active
+    for secret in ("leaked-secret-0123456789", "new-secret-0123456789"):
+        refused = api.post(URL, {"client_id": "order", "client_secret": secret})
+        assert refused.status_code == 401
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -42,6 +42,12 @@ class Command(BaseCommand):
                 f"Service client {client_id!r} already exists: pass --secret to set its secret "
                 "and scopes, or use the admin's 'reset secret' action."
             )
+        if client is not None and not client.is_active:
+            # Switched off in the admin (a leaked secret, say): a re-run (make up, the chart's
+            # hook at every upgrade) must not switch it back on. The admin does that.
+            self.stderr.write(f"{client_id} is switched off: left as it is (the admin turns it on)")
+            self.stdout.write(f"inactive {client_id}")
+            return
         created = client is None
         client = client or ServiceClient(client_id=client_id, description=description)
         try:
@@ -58,7 +64,6 @@ class Command(BaseCommand):
             client.full_clean(exclude=["secret_hash"])
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
-        client.is_active = True
         made = services.service_client_set_secret(client=client, secret=secret)
         verb = "created" if created else "updated"
         if secret:
