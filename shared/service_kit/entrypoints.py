@@ -25,7 +25,7 @@ import time
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .platform import SERVICES, Service
 
@@ -50,9 +50,12 @@ def wsgi_application(settings_module: str) -> WholeBodies:
     from django.conf import settings
     from django.core.wsgi import get_wsgi_application
 
+    from service_kit import tracing
     from service_kit.ops.bodies import WholeBodies
 
-    application = get_wsgi_application()
+    application: Any = get_wsgi_application()
+    if tracing.ON:  # a caller's unsampled trace costs nothing more here (see there)
+        application = tracing.UnsampledCallers(application)
     return WholeBodies(application, limit=settings.MAX_REQUEST_BODY_SIZE)
 
 

@@ -36,6 +36,8 @@ ON = bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")) and (
 TRACER_NAME = "service_kit"
 _set_up = False
 _tracer: Any = None
+#: The sampler never samples under a caller that did not (parent-based: the standard default).
+_follows_unsampled_callers = False
 
 
 def setup(service: str, version: str, environment: str) -> bool:
@@ -65,7 +67,14 @@ def setup(service: str, version: str, environment: str) -> bool:
     provider = TracerProvider(resource=resource)  # sampler: OTEL_TRACES_SAMPLER (+ _ARG)
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
+    global _follows_unsampled_callers
+    _follows_unsampled_callers = _drops_under_unsampled_caller(provider.sampler)
     DjangoInstrumentor().instrument()
+    from django.conf import settings
+
+    from service_kit.tracing_django import replace_in
+
+    settings.MIDDLEWARE = replace_in(list(settings.MIDDLEWARE))
     PsycopgInstrumentor().instrument(enable_commenter=False)
     RedisInstrumentor().instrument()
     URLLib3Instrumentor().instrument()
@@ -76,6 +85,49 @@ def setup(service: str, version: str, environment: str) -> bool:
     worker_ready.connect(_instrument_celery, weak=False)
     _set_up = True
     return True
+
+
+def _drops_under_unsampled_caller(sampler: Any) -> bool:
+    """Whether ``sampler`` drops every span whose remote parent was not sampled (asked, not
+    assumed: trace id 1 is sampled by any ratio above 0 that would decide on its own)."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace.sampling import Decision
+
+    caller = trace.NonRecordingSpan(
+        trace.SpanContext(trace_id=1, span_id=1, is_remote=True, trace_flags=trace.TraceFlags(0))
+    )
+    result = sampler.should_sample(trace.set_span_in_context(caller), 1, "probe")
+    return bool(result.decision == Decision.DROP)
+
+
+class UnsampledCallers:
+    """WSGI middleware in front of a service's Django application: a request whose caller's
+    ``traceparent`` says "not sampled", under the standard parent-based sampler, is not sampled
+    here either, so it runs in the caller's trace context with every instrumentation suppressed,
+    OpenTelemetry's Django middleware included (which otherwise reads the request's attributes
+    and resolves its URL a second time for a span that is never recorded). Its log lines keep
+    the trace id, and its calls and messages pass the unsampled context on."""
+
+    def __init__(self, application: Any):
+        self.application = application
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        header = environ.get("HTTP_TRACEPARENT")
+        if not (header and _follows_unsampled_callers):
+            return self.application(environ, start_response)
+        from opentelemetry import context, trace
+        from opentelemetry.propagate import extract
+
+        carrier = {"traceparent": header, "tracestate": environ.get("HTTP_TRACESTATE", "")}
+        caller = extract(carrier)
+        span_context = trace.get_current_span(caller).get_span_context()
+        if not span_context.is_valid or span_context.trace_flags.sampled:
+            return self.application(environ, start_response)
+        token = context.attach(_quiet_unless_recording(trace.get_current_span(caller), caller))
+        try:
+            return self.application(environ, start_response)
+        finally:
+            context.detach(token)
 
 
 def _instrument_celery(**_: Any) -> None:

@@ -404,6 +404,34 @@ def test_a_retried_upstream_call_shows_one_client_span_per_attempt(platform):
     assert sorted(s["attributes"]["http.request.resend_count"] for s in spans) == [0, 1]
 
 
+def test_an_order_its_caller_did_not_sample_makes_no_span_anywhere(platform):
+    """A trace the caller did not sample (flag 00), posted to order_service directly: its saga
+    goes through every service and the broker and no process records a span of it (each one runs
+    it with the instrumentations suppressed), while the same call sampled (01) is recorded."""
+    receiver = platform["receiver"]
+    token = customer_token(platform["auth"])
+    body = {
+        "lines": [{"product_id": platform["ids"]["TRACE-MUG"], "quantity": 1}],
+        "shipping_address": SHIPPING_ADDRESS,
+        "payment_token": "tok_visa",
+    }
+    unsampled, sampled = uuid.uuid4().hex, uuid.uuid4().hex
+    for trace_id, flags in ((unsampled, "00"), (sampled, "01")):
+        traceparent = f"00-{trace_id}-b7ad6b7169203331-{flags}"
+        status, order = call_with(
+            "POST", f"{platform['order'].url}/api/v1/orders/", token, body, traceparent, trace_id
+        )
+        assert status == 201, order
+        assert settle(platform, token, order["id"])["status"] == "CONFIRMED"
+
+    def recorded():
+        services = {s["service"] for s in receiver.trace(sampled)}
+        return services >= {"order", "inventory", "payment"} and services
+
+    wait_for(recorded, timeout=30, what="the sampled order's spans from its services")
+    assert receiver.trace(unsampled) == []
+
+
 def roots_id(receiver: Receiver, name: str) -> str:
     return next(s["id"] for s in list(receiver.spans) if s["name"] == name)
 

@@ -1,0 +1,28 @@
+"""OpenTelemetry's Django middleware, skipped for a request whose caller did not sample its trace.
+
+:func:`service_kit.tracing.setup` puts this class where the maintained Django instrumentation put
+its own. Under :class:`~service_kit.tracing.UnsampledCallers` (the instrumentations suppressed:
+the parent-based sampler would not record this request), the request goes straight on; every
+other request, sampled or deciding at this service, is the maintained middleware's. Imported only
+when tracing is on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opentelemetry.instrumentation.django.middleware.otel_middleware import _DjangoMiddleware
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+
+
+class DjangoMiddleware(_DjangoMiddleware):  # type: ignore[misc]  # the instrumentation is untyped
+    def __call__(self, request: Any) -> Any:
+        if not is_instrumentation_enabled():
+            return self.get_response(request)
+        return super().__call__(request)
+
+
+def replace_in(middleware: list[str]) -> list[str]:
+    """``middleware`` with OpenTelemetry's own entry made this one."""
+    theirs = f"{_DjangoMiddleware.__module__}.{_DjangoMiddleware.__qualname__}"
+    return [f"{__name__}.DjangoMiddleware" if entry == theirs else entry for entry in middleware]
