@@ -425,3 +425,38 @@ def test_a_refused_service_token_is_upstream_unavailable_not_a_crash(
     assert raised.value.details == {"upstream": "auth", "reason": "service_token_refused"}
     (seen,) = auth.requests
     assert seen.path == "/api/v1/auth/service-token/"
+
+
+def test_a_revoked_service_token_is_replaced_and_the_call_sent_again(settings, monkeypatch):
+    """auth_service revokes a client's tokens when its secret is reset or its scopes change: the
+    callee's 401 makes the provider fetch a new token, and the call goes again with it, once."""
+    from service_kit.auth.service_tokens import ServiceTokenProvider
+
+    auth = StubUpstream(body=b'{"access": "second", "expires_in": 300}')
+    callee = StubUpstream(body=b'{"ok": true}')
+    try:
+        settings.UPSTREAMS = {**settings.UPSTREAMS, "auth": auth.url}
+        monkeypatch.setenv("SERVICE_CLIENT_ID", "order")
+        monkeypatch.setenv("SERVICE_CLIENT_SECRET", "the-secret")
+        provider = ServiceTokenProvider()
+        provider._token, provider._expires = "first", time.monotonic() + 300  # held, now revoked
+        client = ServiceClient("payment", base_url=callee.url, token_provider=provider)
+        callee.upcoming = [401]
+
+        answer = client.post("/api/v1/payments/", json={"amount": "1.00"})
+
+        assert answer.status == 200
+        assert [seen.headers["Authorization"] for seen in callee.requests] == [
+            "Bearer first",
+            "Bearer second",
+        ]
+        assert len(auth.requests) == 1
+        # A caller's own Authorization (a person's token passed on) is not the provider's to
+        # replace: its 401 is the answer.
+        callee.upcoming = [401]
+        refused = client.get("/api/v1/payments/", headers={"Authorization": "Bearer person"})
+        assert refused.status == 401
+        assert len(callee.requests) == 3
+    finally:
+        auth.close()
+        callee.close()

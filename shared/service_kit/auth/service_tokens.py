@@ -56,5 +56,14 @@ class ServiceTokenProvider:
             self._expires = time.monotonic() + lifetime - self.MARGIN
             return self._token
 
+    def forget(self, refused: str) -> bool:
+        """A callee refused ``refused`` (401: auth_service revoked it when the client's secret
+        was reset or its scopes changed): drop it, so the next call fetches a new one. True when
+        a call sent with it should be tried again (the token it would now get is another)."""
+        with self._lock:
+            if self._token == refused:
+                self._token, self._expires = None, 0.0
+            return self._token != refused
+
 
 service_token = ServiceTokenProvider()

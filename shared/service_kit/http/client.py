@@ -160,7 +160,29 @@ class ServiceClient:
         if params:
             url += ("&" if "?" in url else "?") + urlencode(params, doseq=True)
         body = None if json is None else jsonlib.dumps(json, cls=DjangoJSONEncoder).encode()
-        headers = self._headers(headers, body)
+        sent = self._headers(headers, body)
+        response = self._call(method, url, body, sent, timeout)
+        own_token = not any(name.lower() == "authorization" for name in headers or {})
+        if response.status == 401 and own_token and self._token_refused(sent):
+            # Refused before anything was done (authentication comes first): sent once more,
+            # with a new service token.
+            response = self._call(method, url, body, self._headers(headers, body), timeout)
+        return response
+
+    def _token_refused(self, sent: Mapping[str, str]) -> bool:
+        """The service token ``sent`` was refused: forget it (True: try again with a new one)."""
+        forget = getattr(self.token_provider, "forget", None)
+        token = sent.get("Authorization", "").removeprefix("Bearer ")
+        return bool(forget and token and forget(token))
+
+    def _call(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: dict[str, str],
+        timeout: Timeout | None,
+    ) -> UpstreamResponse:
         # Everything that could fail on our side is done before a half-open trial is taken.
         started = time.perf_counter()
         try:
