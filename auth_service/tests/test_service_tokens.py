@@ -189,7 +189,10 @@ def test_the_command_rerun_unchanged_changes_nothing(api, capsys, caplog, tmp_pa
     call_command(*args, "payments:read")
     assert capsys.readouterr().out.strip() == "updated order"
     assert ServiceClient.objects.get(client_id="order").scopes == ["payments:read"]
-    assert api.post(URL, body).status_code == 200
+    with pytest.raises(TokenInvalid) as refused:  # it carried the old scopes, as the admin's
+        verify_token(live)
+    assert refused.value.reason == "revoked"
+    assert verify_token(api.post(URL, body).json()["access"])["scopes"] == ["payments:read"]
 
 
 def test_the_command_rerun_with_another_secret_sets_it(api, tmp_path):

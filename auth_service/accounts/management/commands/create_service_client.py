@@ -6,6 +6,7 @@ from django.db import transaction
 
 from accounts import services
 from accounts.models import ServiceClient
+from service_kit.auth import revoke_client
 
 
 class Command(BaseCommand):
@@ -65,6 +66,10 @@ class Command(BaseCommand):
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
         made = services.service_client_set_secret(client=client, secret=secret)
+        if not created:
+            # Another secret or other scopes, as the admin's: the tokens it holds are refused
+            # (its services fetch new ones at the refusal, service_kit.http).
+            revoke_client(client_id)
         verb = "created" if created else "updated"
         if secret:
             self.stdout.write(f"{verb} {client_id}")
