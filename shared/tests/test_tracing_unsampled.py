@@ -95,3 +95,62 @@ def test_under_a_sampled_request_and_message_they_make_their_spans():
     assert (seen["request"], seen["message"]) == (True, True)
     assert seen["spans"] == ["GET", "GET", "POST orders", "inventory.order_placed process"]
     assert all(flags(header) & 1 for header in seen["traceparents"])
+
+
+DJANGO = """
+import io, json, sys
+from unittest import mock
+sys.path.insert(0, "tests")
+from opentelemetry.instrumentation.django.middleware.otel_middleware import _DjangoMiddleware
+from kitproject.wsgi import application
+from django.conf import settings
+
+def get(traceparent):
+    environ = {
+        "REQUEST_METHOD": "GET", "PATH_INFO": "/healthz", "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "HTTP_HOST": "127.0.0.1",
+        "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(),
+        "HTTP_TRACEPARENT": traceparent,
+    }
+    statuses = []
+    body = b"".join(application(environ, lambda status, headers, exc=None: statuses.append(status)))
+    return statuses[0]
+
+seen = {"first": settings.MIDDLEWARE[0]}
+with mock.patch.object(
+    _DjangoMiddleware, "process_request", autospec=True,
+    side_effect=_DjangoMiddleware.process_request,
+) as spy:
+    seen["unsampled"] = get("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00")
+    seen["read unsampled"] = spy.call_count
+    seen["sampled"] = get("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+    seen["read sampled"] = spy.call_count
+print("RESULT " + json.dumps(seen))
+"""
+
+
+def test_djangos_middleware_does_nothing_for_a_request_its_caller_did_not_sample():
+    """OpenTelemetry's Django middleware reads a request's attributes and resolves its URL again
+    even for a span it will not record: behind a caller that did not sample, it is skipped."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env |= {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9",
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": "0.1",
+        "DJANGO_SETTINGS_MODULE": "kitproject.settings",
+    }
+    result = subprocess.run(  # noqa: S603 - this interpreter, code written here
+        [sys.executable, "-c", DJANGO],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=os.path.dirname(os.path.dirname(__file__)),
+    )
+    assert result.returncode == 0, result.stderr
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
+    seen = json.loads(line.removeprefix("RESULT "))
+
+    assert seen["first"] == "service_kit.tracing_django.DjangoMiddleware"
+    assert (seen["unsampled"], seen["sampled"]) == ("200 OK", "200 OK")
+    assert (seen["read unsampled"], seen["read sampled"]) == (0, 1)
