@@ -203,6 +203,31 @@ def _messaging_attributes(
 
 
 @contextlib.contextmanager
+def _message_span(
+    envelope: Mapping[str, Any],
+    name: str,
+    kind: str,
+    destination: str,
+    routing_key: str,
+    operation: dict[str, str],
+) -> Iterator[None]:
+    """A messaging span (``kind``: PRODUCER or CONSUMER) in the trace the envelope carries."""
+    from opentelemetry import trace
+    from opentelemetry.propagate import extract
+
+    with (
+        tracer().start_as_current_span(
+            name,
+            context=extract(envelope.get("trace") or {}),
+            kind=getattr(trace.SpanKind, kind),
+            attributes={**_messaging_attributes(envelope, destination, routing_key), **operation},
+        ),
+        quiet_unless_recording(),
+    ):
+        yield
+
+
+@contextlib.contextmanager
 def producer_span(
     envelope: dict[str, Any], exchange: str, routing_key: str, publisher: str = "relay"
 ) -> Iterator[dict[str, Any]]:
@@ -212,22 +237,9 @@ def producer_span(
     if not ON:
         yield envelope
         return
-    from opentelemetry import trace
-    from opentelemetry.propagate import extract
-
-    parent = extract(envelope.get("trace") or {})
-    with (
-        tracer().start_as_current_span(
-            f"{exchange} publish",
-            context=parent,
-            kind=trace.SpanKind.PRODUCER,
-            attributes={
-                **_messaging_attributes(envelope, exchange, routing_key),
-                "messaging.operation.type": "send",
-                "platform.outbox.publisher": publisher,
-            },
-        ),
-        quiet_unless_recording(),
+    operation = {"messaging.operation.type": "send", "platform.outbox.publisher": publisher}
+    with _message_span(
+        envelope, f"{exchange} publish", "PRODUCER", exchange, routing_key, operation
     ):
         yield {**envelope, "trace": carrier()}
 
@@ -238,22 +250,8 @@ def consumer_span(envelope: Mapping[str, Any], queue: str, routing_key: str) -> 
     if not ON:
         yield
         return
-    from opentelemetry import trace
-    from opentelemetry.propagate import extract
-
-    parent = extract(envelope.get("trace") or {})
-    with (
-        tracer().start_as_current_span(
-            f"{queue} process",
-            context=parent,
-            kind=trace.SpanKind.CONSUMER,
-            attributes={
-                **_messaging_attributes(envelope, queue, routing_key),
-                "messaging.operation.type": "process",
-            },
-        ),
-        quiet_unless_recording(),
-    ):
+    operation = {"messaging.operation.type": "process"}
+    with _message_span(envelope, f"{queue} process", "CONSUMER", queue, routing_key, operation):
         yield
 
 

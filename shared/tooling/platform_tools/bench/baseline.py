@@ -118,6 +118,7 @@ def run(commit: str) -> dict[str, Any]:
     env = {
         **os.environ,
         "BASELINE": "none",
+        "BENCH_AS_BASELINE": "1",
         "BENCH_REPORTS": str(reports),
         "PYTHONPATH": os.pathsep.join(str(src / p) for p in ("shared", TOOLING)),
     }
