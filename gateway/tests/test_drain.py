@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from platform_tools.testing import backing
-from platform_tools.testing.processes import Harness, Proc, free_port
+from platform_tools.testing.processes import Harness, Proc, free_port, wait_for
 from service_kit.platform import BY_NAME
 
 from .doubles import RecordingUpstream, call, json_reply
@@ -32,7 +32,7 @@ def slow(seen):
 
 
 @pytest.fixture
-def gateway(tmp_path):
+def gateway_and_upstream(tmp_path):
     backing.require("postgres", "redis")
     harness = Harness(tmp_path, profile="real")
     # Its own cache from the start: a circuit an earlier test opened on "product" (a hung
@@ -59,19 +59,25 @@ def gateway(tmp_path):
             port=port,
         ).start()
         harness.procs.append(proc)
-        yield proc.wait_http("/healthz")
+        yield proc.wait_http("/healthz"), upstream
     finally:
         harness.cleanup()
         upstream.close()
 
 
-def test_sigterm_lets_every_request_in_flight_finish(gateway):
+def test_sigterm_lets_every_request_in_flight_finish(gateway_and_upstream):
+    gateway, upstream = gateway_and_upstream
     with ThreadPoolExecutor(IN_FLIGHT) as pool:
         futures = [
             pool.submit(call, gateway.url, "GET", f"/api/v1/products/?n={n}")
             for n in range(IN_FLIGHT)
         ]
-        time.sleep(SLOW / 3)  # every request has reached the upstream, none answered yet
+        # every request has reached the upstream, which holds each for SLOW seconds
+        wait_for(
+            lambda: len(upstream.requests) >= IN_FLIGHT,
+            timeout=SLOW * 5,
+            what="every request at the upstream",
+        )
         signalled = time.monotonic()
         os.killpg(gateway.popen.pid, signal.SIGTERM)
         answers = [future.result(timeout=30) for future in futures]
