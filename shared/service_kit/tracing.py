@@ -46,7 +46,6 @@ def setup(service: str, version: str, environment: str) -> bool:
     if not ON or _set_up:
         return _set_up
     from opentelemetry import trace
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
     from opentelemetry.instrumentation.django import DjangoInstrumentor
     from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
@@ -55,6 +54,8 @@ def setup(service: str, version: str, environment: str) -> bool:
     from opentelemetry.sdk.resources import OTELResourceDetector, Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    from service_kit.otlp import OTLPSpanExporter  # OpenTelemetry's, with a leaner encoder
 
     # More attributes come from OTEL_RESOURCE_ATTRIBUTES (the pod, the cluster); those it and
     # OTEL_SERVICE_NAME name win over these defaults (the chart sets the deployment environment).
