@@ -293,6 +293,9 @@ def service_settings(
             }
         ],
         "DATABASES": {"default": database_settings(service, var)},
+        # A Celery worker's threads keep their connection this long instead of the pool's
+        # (messaging.signals); 0: the pool, as in the web process.
+        "DB_WORKER_CONN_MAX_AGE": env.int("DB_WORKER_CONN_MAX_AGE", 300),
         "CACHES": {"default": cache_settings(var)},
         "DEFAULT_AUTO_FIELD": "django.db.models.BigAutoField",
         "LANGUAGE_CODE": "en-us",
@@ -517,5 +520,9 @@ def logging_settings(service: str) -> dict[str, Any]:
             "django.request": {"level": "ERROR"},
             "django.server": {"level": "WARNING"},
             "celery": {"level": level},
+            # One line per task: Celery's "succeeded" (or its failure) names the task, its id
+            # (the message's) and how long it ran; its "received" line would add a second
+            # (still written at DEBUG).
+            "celery.worker.strategy": {"level": "WARNING" if level.upper() == "INFO" else level},
         },
     }

@@ -106,7 +106,7 @@ def main() -> int:
                 backing.flush_cache_prefix()
 
     failed = any(r.error for r in results)
-    if failed:
+    if failed or os.environ.get("BENCH_KEEP_LOGS"):
         logger.info("process logs kept in %s", folder / "logs")
     else:
         shutil.rmtree(folder, ignore_errors=True)
