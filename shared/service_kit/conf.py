@@ -293,9 +293,6 @@ def service_settings(
             }
         ],
         "DATABASES": {"default": database_settings(service, var)},
-        # A Celery worker's threads keep their connection this long instead of the pool's
-        # (messaging.signals); 0: the pool, as in the web process.
-        "DB_WORKER_CONN_MAX_AGE": env.int("DB_WORKER_CONN_MAX_AGE", 300),
         "CACHES": {"default": cache_settings(var)},
         "DEFAULT_AUTO_FIELD": "django.db.models.BigAutoField",
         "LANGUAGE_CODE": "en-us",

@@ -1,7 +1,6 @@
 """Celery signal hooks: request ids and the sender's identity on every message, task metrics,
-a worker's database connections kept from task to task, the relay's reset in a forked worker and
-its flush at shutdown. Connected when the messaging package is imported (its ``__init__``), so
-before any app is made."""
+the relay's reset in a forked worker and its flush at shutdown. Connected when the messaging
+package is imported (its ``__init__``), so before any app is made."""
 
 from __future__ import annotations
 
@@ -50,31 +49,6 @@ def _task_finished(
         CELERY_TASK_DURATION.labels(task.name).observe(time.perf_counter() - started)
     CELERY_TASKS.labels(task.name, (state or "unknown").lower()).inc()
     request_id_var.set(None)
-
-
-@signals.worker_init.connect
-def _keep_database_connections(**kwargs: Any) -> None:
-    from django.conf import settings
-    from django.db import connections
-
-    for alias in connections:
-        keep_connections(connections.settings[alias], settings.DB_WORKER_CONN_MAX_AGE)
-
-
-def keep_connections(database: dict[str, Any], age: int) -> None:
-    """A worker's threads keep their PostgreSQL connection from task to task (``database``, one
-    entry of ``DATABASES``, changed in place before the worker connects).
-
-    A web process takes a connection from its pool per request. A worker's few threads (and its
-    outbox relay) would do the same per task, each time paying the pool's checkout, its health
-    check and the connection's set-up again. Instead each thread keeps its own connection for
-    ``age`` seconds (``DB_WORKER_CONN_MAX_AGE``, default 300; 0 keeps the pool), checked once
-    per task before it is used (``CONN_HEALTH_CHECKS``) and closed at the end of a task that
-    broke it, as Django does for a request (Celery's Django fix-up calls it around each task)."""
-    options = database.get("OPTIONS") or {}
-    if age and "pool" in options:
-        database["OPTIONS"] = {k: v for k, v in options.items() if k != "pool"}
-        database["CONN_MAX_AGE"] = age
 
 
 @signals.worker_process_init.connect
