@@ -139,6 +139,6 @@ def test_previous_release_runs_beside_this_one(platform):
     new_worker = platform["workers"]["inventory"]
     for proc in (old_worker, new_worker):
         log = proc.log.read_text(errors="replace")
-        assert re.search(r"Task inventory\.reserve\[[0-9a-f-]+\] received", log), proc.tail()
+        assert re.search(r"Task inventory\.reserve\[[0-9a-f-]+\] succeeded", log), proc.tail()
     assert harness.query(INVENTORY, "SELECT count(*) FROM service_kit_deadletter") == [(0,)]
     assert old_web.alive() and old_worker.alive()
