@@ -30,7 +30,7 @@ from platform_tools.testing.processes import Harness, Proc, free_port
 from service_kit.platform import BY_NAME
 
 from . import saga
-from .costs import cpu_seconds
+from .costs import cpu_seconds, descendants
 from .gateway import MAKE_USER, UNSPENDABLE, detail_path, edge_ready, get_token
 from .loadgen import Load
 from .report import bars
@@ -96,6 +96,7 @@ def _gateway_rows(context: Context) -> list[Row]:
     harness.migrate(product)
     seed_products(harness, product)
     edges: dict[str, tuple[Proc, Sink | None]] = {}
+    pairs: dict[str, tuple[Proc, Proc]] = {}
     path = ""
     for label, ratio in SETTINGS:
         sink = Sink(harness, f"gateway-{label}") if ratio is not None else None
@@ -113,18 +114,26 @@ def _gateway_rows(context: Context) -> list[Row]:
         if status != 200:
             raise RuntimeError(f"tracing {label}: GET {path} through the gateway answered {status}")
         edges[label] = (edge, sink)
+        pairs[label] = (edge, upstream)
 
     rounds: dict[str, list[dict[int, Load]]] = {label: [] for label in edges}
     spent: dict[str, float] = dict.fromkeys(edges, 0.0)
     requests: dict[str, int] = dict.fromkeys(edges, 0)
+    pair_cpu: dict[str, float] = dict.fromkeys(edges, 0.0)
     for number in range(ROUNDS):
         for label, (edge, sink) in edges.items():
+            if number == 0 and context.warmup > 0:
+                context.load.run(
+                    edge.url + path, connections=8, seconds=context.warmup, headers=headers
+                )
             before = sink.cpu() if sink else 0.0
-            runs = context.measure(edge.url + path, warm_up=number == 0, headers=headers)
+            pair_before = _tree_cpu(pairs[label])
+            runs = context.measure(edge.url + path, warm_up=False, headers=headers)
             rounds[label].append(runs)
             if sink:
                 time.sleep(1)  # the last batches (sent every 0.5 s at most) reach the receiver
                 spent[label] += sink.cpu() - before
+            pair_cpu[label] += _tree_cpu(pairs[label]) - pair_before  # its export included
             requests[label] += sum(round(r.rps * context.duration) for r in runs.values())
     rows: list[Row] = []
     base: Row | None = None
@@ -145,6 +154,13 @@ def _gateway_rows(context: Context) -> list[Row]:
         row["receiver CPU ms /1000 req"] = (
             spent[label] * 1000 / requests[label] * 1000 if sink and requests[label] else 0.0
         )
+        row["CPU ms/req (gateway + product)"] = (
+            pair_cpu[label] * 1000 / requests[label] if requests[label] else 0.0
+        )
+        base_cpu = base["CPU ms/req (gateway + product)"] if base is not row else None
+        row["throughput lost by CPU"] = (
+            1 - base_cpu / row["CPU ms/req (gateway + product)"] if base_cpu else 0.0
+        )
         row["errors"] = sum(load.errors + load.non_2xx for r in runs for load in r.values())
         if label in TARGET_LOSS:
             met = row["throughput lost (c=8)"] <= TARGET_LOSS[label]
@@ -157,7 +173,21 @@ def _gateway_rows(context: Context) -> list[Row]:
         f"{ROUNDS}. A request sampled at the edge makes spans in both processes (the "
         "gateway's SERVER and CLIENT, product_service's Django, psycopg and Redis ones)."
     )
+    context.note(
+        "CPU ms/req: the gateway's and product_service's processes (their workers and export "
+        "threads included; utime + stime from /proc) over every measured run, divided by its "
+        "requests; throughput lost by CPU = 1 - off's CPU per request / this one's. It is "
+        "steadier than req/s when the machine's speed drifts between rounds (wrk, Redis and "
+        "the receiver are not counted)."
+    )
     return rows
+
+
+def _tree_cpu(procs: tuple[Proc, ...]) -> float:
+    """CPU seconds used so far by these processes and their children (granian's workers)."""
+    pids = [p.popen.pid for p in procs if p.popen]
+    pids += [child for pid in list(pids) for child in descendants(pid)]
+    return sum(cpu_seconds(pid) or 0.0 for pid in pids)
 
 
 def _saga_rows(context: Context) -> list[Row]:
