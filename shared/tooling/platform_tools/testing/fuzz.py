@@ -35,7 +35,7 @@ from platform_tools.testing.api import SHIPPING_ADDRESS as ADDRESS
 from service_kit.platform import BY_NAME, Service
 
 from . import backing
-from .processes import Harness, Proc, free_port, wait_for
+from .processes import Harness, Proc, wait_for
 
 #: Every project with an API of its own, in the order they start (auth first: its JWKS).
 API_SERVICES = ("auth", "user", "product", "inventory", "order", "payment")
@@ -266,7 +266,9 @@ def running_platform(folder: Path, *, workers: bool = True) -> Iterator[Platform
     their databases dropped on exit."""
     backing.require("postgres", "rabbitmq", "redis")
     harness = _Harness(Path(folder), profile="real", broker_url=backing.create_vhost())
-    ports = {name: free_port() for name in ("gateway", *API_SERVICES)}
+    # The harness's ports: each held (bound, not listening) until its process starts, so no
+    # other program, nor a parallel suite's free_port(), takes it during the migrations.
+    ports = {name: harness.port_for(name) for name in ("gateway", *API_SERVICES)}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     env = {
         **{f"{name.upper()}_SERVICE_URL": url for name, url in urls.items()},
@@ -292,9 +294,7 @@ def running_platform(folder: Path, *, workers: bool = True) -> Iterator[Platform
         with ThreadPoolExecutor(len(services)) as pool:
             list(pool.map(lambda service: harness.migrate(service, **env), services))
         for service in services:
-            procs[service.name] = harness.start_web(
-                service, port=ports[service.name], wait=False, migrate=False, **env
-            )
+            procs[service.name] = harness.start_web(service, wait=False, migrate=False, **env)
         started = []
         if workers:
             started = [
