@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from platform_tools.testing.faults import SocketUpstream
+from platform_tools.testing.stubs import serve
 
 
 @dataclass
@@ -104,10 +105,7 @@ class RecordingUpstream:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.thread.start()
+        self.thread = serve(self.server)
 
     @property
     def port(self) -> int:

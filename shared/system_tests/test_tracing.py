@@ -35,6 +35,7 @@ from platform_tools.testing.api import SHIPPING_ADDRESS
 from platform_tools.testing.client import call
 from platform_tools.testing.faults import TcpProxy
 from platform_tools.testing.processes import Harness, wait_for
+from platform_tools.testing.stubs import serve
 
 SERVER, CLIENT, PRODUCER, CONSUMER = 2, 3, 4, 5  # OTLP's SpanKind numbers
 
@@ -48,7 +49,7 @@ class Receiver(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.spans: list[dict] = []
         self.lock = threading.Lock()
-        threading.Thread(target=self.serve_forever, daemon=True).start()
+        serve(self)
 
     @property
     def url(self) -> str:

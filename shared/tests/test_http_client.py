@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from prometheus_client import REGISTRY
 
 from platform_tools.testing.faults import SocketUpstream
 from platform_tools.testing.processes import free_port, wait_for
+from platform_tools.testing.stubs import serve
 from service_kit.api.errors import UpstreamTimeout, UpstreamUnavailable
 from service_kit.context import request_id_var
 from service_kit.http import CircuitBreaker, CircuitOpen, ServiceClient
@@ -73,10 +73,7 @@ class StubUpstream:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.thread.start()
+        self.thread = serve(self.server)
 
     @property
     def url(self) -> str:

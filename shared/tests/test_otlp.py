@@ -4,7 +4,6 @@ the exporter's requests reach a real OTLP/HTTP receiver on loopback, decodable."
 
 from __future__ import annotations
 
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -20,6 +19,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.trace.span import TraceState
 
+from platform_tools.testing.stubs import serve
 from service_kit import otlp
 
 REMOTE = SpanContext(
@@ -143,7 +143,7 @@ def receiver():
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve(server)
     yield f"http://127.0.0.1:{server.server_address[1]}", requests
     server.shutdown()
 

@@ -20,6 +20,7 @@ from copies import edit
 from django.core.exceptions import ImproperlyConfigured
 
 from platform_tools.testing.delivery import image_check, images
+from platform_tools.testing.stubs import serve
 from service_kit import conf, entrypoints
 from service_kit.conf import REPO_ROOT
 from service_kit.platform import BY_NAME
@@ -241,8 +242,7 @@ class _Answer(BaseHTTPRequestHandler):
 @pytest.fixture
 def answering():
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Answer)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    serve(server)
     _Answer.seen.clear()
     yield server
     server.shutdown()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 from copies import edit
 
 from platform_tools.testing.delivery import compose, telemetry
+from platform_tools.testing.stubs import serve
 from service_kit.conf import REPO_ROOT
 
 PIPELINE = "compose/logstash/pipeline/platform.conf"
@@ -239,7 +239,7 @@ def test_kibana_setup_posts_the_data_view_with_the_jaeger_link():
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Kibana)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve(server)
     try:
         result = subprocess.run(  # noqa: S603 - sh runs the repository's script
             ["sh", str(REPO_ROOT / "compose/kibana/setup.sh")],  # noqa: S607 - sh from PATH

@@ -7,7 +7,6 @@ import errno
 import json
 import os
 import socket
-import threading
 import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from platform_tools.testing.stubs import serve
 from service_kit import running
 from service_kit.conf import SERVICE_PORTS
 from service_kit.platform import BY_NAME
@@ -64,8 +64,7 @@ def on_the_default_port():
         assert error.errno == errno.EADDRINUSE, error
         yield None
         return
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    serve(server)
     yield server
     server.shutdown()
     server.server_close()

@@ -4,7 +4,6 @@ servers standing in for the gateway's instances: phases, endpoints, failures, wa
 from __future__ import annotations
 
 import json
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -12,6 +11,7 @@ import pytest
 
 from platform_tools.testing.processes import wait_for
 from platform_tools.testing.rolling import Load, percentile
+from platform_tools.testing.stubs import serve
 
 
 class Gateway(BaseHTTPRequestHandler):
@@ -42,7 +42,7 @@ def gateways():
     for refuse in (False, True):
         handler = type("Handler", (Gateway,), {"refuse": refuse})
         server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        serve(server)
         servers.append(server)
     yield [f"http://127.0.0.1:{s.server_address[1]}" for s in servers]
     for server in servers:

@@ -19,6 +19,8 @@ import socketserver
 import threading
 from email.message import EmailMessage
 
+from platform_tools.testing.stubs import serve
+
 
 class _Session(socketserver.StreamRequestHandler):
     def reply(self, line: str) -> None:
@@ -68,8 +70,7 @@ class MailSink:
         self._server = _Server(("127.0.0.1", 0), _Session)
         self._server.sink = self
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._thread = serve(self._server)
 
     @property
     def url(self) -> str:
