@@ -262,18 +262,14 @@ def start_server_span(name: str, environ: Mapping[str, Any], attributes: dict[st
     from opentelemetry import context, trace
     from opentelemetry.propagate import extract
 
-    incoming = trace.get_current_span(
-        extract(
-            {
-                k: environ[f"HTTP_{k.upper()}"]
-                for k in ("traceparent", "tracestate")
-                if f"HTTP_{k.upper()}" in environ
-            }
-        )
-    ).get_span_context()
-    links = (
-        [trace.Link(incoming, {"platform.link": "untrusted_caller"})] if incoming.is_valid else []
-    )
+    links = []
+    if "HTTP_TRACEPARENT" in environ:  # most callers send none: nothing to parse then
+        carrier = {"traceparent": environ["HTTP_TRACEPARENT"]}
+        if "HTTP_TRACESTATE" in environ:
+            carrier["tracestate"] = environ["HTTP_TRACESTATE"]
+        incoming = trace.get_current_span(extract(carrier)).get_span_context()
+        if incoming.is_valid:
+            links.append(trace.Link(incoming, {"platform.link": "untrusted_caller"}))
     span = tracer().start_span(
         name,
         context=context.Context(),  # a new root: never the caller's parent
@@ -315,9 +311,14 @@ class UnsampledRequestMiddleware:
     sampled runs with the instrumentations suppressed, so its queries and calls make no spans."""
 
     def __init__(self, get_response: Any):
+        from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+
         self.get_response = get_response
+        self.enabled = is_instrumentation_enabled
 
     def __call__(self, request: Any) -> Any:
+        if not self.enabled():  # already quiet (UnsampledCallers)
+            return self.get_response(request)
         with quiet_unless_recording():
             return self.get_response(request)
 
@@ -332,6 +333,8 @@ def end_server_span(span: Any, token: Any, *, end: bool = True) -> None:
 
 def set_status(span: Any, status: int) -> None:
     """The HTTP status on a server span (5xx: an error)."""
+    if not span.is_recording():
+        return
     from opentelemetry.trace import Status, StatusCode
 
     span.set_attribute("http.response.status_code", status)

@@ -21,6 +21,19 @@ class DjangoMiddleware(_DjangoMiddleware):
             return self.get_response(request)
         return super().__call__(request)  # type: ignore[no-untyped-call]  # theirs is untyped
 
+    # Django calls these apart from __call__. Theirs first rebuild the request's absolute URL to
+    # match it against the excluded URLs, then look for the span their process_request left in
+    # request.META: for a request it never saw (skipped above, or excluded), nothing to do.
+    def process_view(self, request: Any, view_func: Any, *args: Any, **kwargs: Any) -> Any:
+        if self._environ_activation_key in request.META:
+            return super().process_view(request, view_func, *args, **kwargs)  # type: ignore[no-untyped-call]
+        return None
+
+    def process_exception(self, request: Any, exception: Exception) -> Any:
+        if self._environ_activation_key in request.META:
+            return super().process_exception(request, exception)  # type: ignore[no-untyped-call]
+        return None
+
 
 def replace_in(middleware: list[str]) -> list[str]:
     """``middleware`` with OpenTelemetry's own entry made this one."""

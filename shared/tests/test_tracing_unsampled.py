@@ -116,22 +116,34 @@ def get(traceparent):
     body = b"".join(application(environ, lambda status, headers, exc=None: statuses.append(status)))
     return statuses[0]
 
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+memory = InMemorySpanExporter()
+trace.get_tracer_provider().add_span_processor(SimpleSpanProcessor(memory))
+
+def spy(name):
+    return mock.patch.object(
+        _DjangoMiddleware, name, autospec=True, side_effect=getattr(_DjangoMiddleware, name)
+    )
+
 seen = {"first": settings.MIDDLEWARE[0]}
-with mock.patch.object(
-    _DjangoMiddleware, "process_request", autospec=True,
-    side_effect=_DjangoMiddleware.process_request,
-) as spy:
+with spy("process_request") as request, spy("process_view") as view:
     seen["unsampled"] = get("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00")
-    seen["read unsampled"] = spy.call_count
+    seen["read unsampled"] = (request.call_count, view.call_count)
     seen["sampled"] = get("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
-    seen["read sampled"] = spy.call_count
+    seen["read sampled"] = (request.call_count, view.call_count)
+seen["spans"] = [
+    (s.name, s.attributes.get("http.route")) for s in memory.get_finished_spans()
+]
 print("RESULT " + json.dumps(seen))
 """
 
 
 def test_djangos_middleware_does_nothing_for_a_request_its_caller_did_not_sample():
     """OpenTelemetry's Django middleware reads a request's attributes and resolves its URL again
-    even for a span it will not record: behind a caller that did not sample, it is skipped."""
+    even for a span it will not record: behind a caller that did not sample, it is skipped, its
+    ``process_view`` (which Django calls apart) too. A sampled request gets its span and route."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
     env |= {
         "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9",
@@ -153,4 +165,5 @@ def test_djangos_middleware_does_nothing_for_a_request_its_caller_did_not_sample
 
     assert seen["first"] == "service_kit.tracing_django.DjangoMiddleware"
     assert (seen["unsampled"], seen["sampled"]) == ("200 OK", "200 OK")
-    assert (seen["read unsampled"], seen["read sampled"]) == (0, 1)
+    assert (seen["read unsampled"], seen["read sampled"]) == ([0, 0], [1, 1])
+    assert seen["spans"] == [["GET healthz", "healthz"]]

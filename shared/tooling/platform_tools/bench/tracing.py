@@ -7,7 +7,9 @@ Two parts, each with the three settings in one run:
   (``BENCH_ROUNDS``, default 2; each setting keeps its best round), wrk at c=8 and c=1;
 - the order saga's latency: the saga's processes started once per setting, one open-loop step at
   ``BENCH_TRACING_SAGA_RATE`` orders/s (default 10) for ``BENCH_TRACING_SAGA_SECONDS`` (default
-  15), POST → CONFIRMED as in the saga benchmark.
+  15; 0 leaves it out), POST → CONFIRMED as in the saga benchmark.
+
+``BENCH_TRACING_RATIOS`` names the sampled settings (``0.1,1`` by default).
 
 With tracing on, every process exports (OTLP/HTTP, the kit's batch span processor) to a receiver
 in a process of its own (:mod:`.otlp_sink`, decoding each request as a collector would); its CPU
@@ -38,8 +40,29 @@ from .runner import Context, Row, register
 from .services import exists, seed, seed_products
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
-#: (label, sampling ratio; None: tracing off)
-SETTINGS: list[tuple[str, float | None]] = [("off", None), ("0.1", 0.1), ("100%", 1.0)]
+
+
+def _label(ratio: float) -> str:
+    return f"{ratio:.0%}" if ratio >= 1 else f"{ratio:g}"
+
+
+def settings(value: str) -> list[tuple[str, float | None]]:
+    """(label, sampling ratio; None: tracing off) for each setting: off, then the ratios of
+    ``BENCH_TRACING_RATIOS`` (``0.1,1`` by default; ``0`` measures the path of a request that
+    is never sampled, spans made by nobody)."""
+    ratios = []
+    for part in value.split(","):
+        try:
+            ratio = float(part)
+        except ValueError:
+            ratio = -1.0
+        if not 0 <= ratio <= 1:
+            raise SystemExit(f"BENCH_TRACING_RATIOS={value!r}: ratios from 0 to 1, comma-separated")
+        ratios.append(ratio)
+    return [("off", None), *((_label(r), r) for r in ratios)]
+
+
+SETTINGS = settings(os.environ.get("BENCH_TRACING_RATIOS", "0.1,1"))
 #: Throughput lost at the gateway against tracing off, at most, by setting.
 TARGET_LOSS = {"0.1": 0.05, "100%": 0.15}
 
@@ -276,6 +299,8 @@ def tracing_cost(context: Context) -> list[Row]:
         )
     if context.harness.profile != "real":
         context.note("The saga part needs the real profile: skipped")
+        return rows
+    if float(os.environ.get("BENCH_TRACING_SAGA_SECONDS", "15")) <= 0:
         return rows
     context.section("Order saga with tracing off, at 0.1 and at 100%", _saga_rows(context))
     context.note(
