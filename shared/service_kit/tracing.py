@@ -33,6 +33,10 @@ from typing import Any
 ON = bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")) and (
     os.environ.get("OTEL_SDK_DISABLED", "").lower() != "true"
 )
+if ON:  # bound once: an import inside a function is a lookup at each call, on every request
+    from opentelemetry import context, trace
+    from opentelemetry.propagate import extract, inject
+
 TRACER_NAME = "service_kit"
 _set_up = False
 _tracer: Any = None
@@ -45,7 +49,6 @@ def setup(service: str, version: str, environment: str) -> bool:
     global _set_up
     if not ON or _set_up:
         return _set_up
-    from opentelemetry import trace
     from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
     from opentelemetry.instrumentation.django import DjangoInstrumentor
     from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
@@ -91,7 +94,6 @@ def setup(service: str, version: str, environment: str) -> bool:
 def _drops_under_unsampled_caller(sampler: Any) -> bool:
     """Whether ``sampler`` drops every span whose remote parent was not sampled (asked, not
     assumed: trace id 1 is sampled by any ratio above 0 that would decide on its own)."""
-    from opentelemetry import trace
     from opentelemetry.sdk.trace.sampling import Decision
 
     caller = trace.NonRecordingSpan(
@@ -116,11 +118,7 @@ class UnsampledCallers:
         header = environ.get("HTTP_TRACEPARENT")
         if not (header and _follows_unsampled_callers):
             return self.application(environ, start_response)
-        from opentelemetry import context, trace
-        from opentelemetry.propagate import extract
-
-        carrier = {"traceparent": header, "tracestate": environ.get("HTTP_TRACESTATE", "")}
-        caller = extract(carrier)
+        caller = extract({"traceparent": header, "tracestate": environ.get("HTTP_TRACESTATE", "")})
         span_context = trace.get_current_span(caller).get_span_context()
         if not span_context.is_valid or span_context.trace_flags.sampled:
             return self.application(environ, start_response)
@@ -142,8 +140,6 @@ def _instrument_celery(**_: Any) -> None:
 def shutdown() -> None:
     """Send what is buffered (a short-lived process's spans, before it exits)."""
     if _set_up:
-        from opentelemetry import trace
-
         provider: Any = trace.get_tracer_provider()
         provider.shutdown()
 
@@ -153,8 +149,6 @@ def tracer() -> Any:
     filter) at every call, a fixed cost on every request whether it is sampled or not."""
     global _tracer
     if _tracer is None:
-        from opentelemetry import trace
-
         _tracer = trace.get_tracer(TRACER_NAME)
     return _tracer
 
@@ -163,7 +157,6 @@ def carrier() -> dict[str, str] | None:
     """The current trace context as W3C headers (``traceparent``, ``tracestate``), or None."""
     if not ON:
         return None
-    from opentelemetry.propagate import inject
 
     headers: dict[str, str] = {}
     inject(headers)
@@ -173,8 +166,6 @@ def carrier() -> dict[str, str] | None:
 def inject_into(headers: dict[str, str]) -> None:
     """Adds the current context's ``traceparent``/``tracestate`` to outgoing headers."""
     if ON:
-        from opentelemetry.propagate import inject
-
         inject(headers)
 
 
@@ -182,7 +173,6 @@ def current_ids() -> tuple[str, str] | None:
     """(trace id, span id) in hex of the current span, when one is being recorded."""
     if not ON:
         return None
-    from opentelemetry import trace
 
     context = trace.get_current_span().get_span_context()
     if not context.is_valid:
@@ -213,8 +203,6 @@ def _message_span(
     operation: dict[str, str],
 ) -> Iterator[None]:
     """A messaging span (``kind``: PRODUCER or CONSUMER) in the trace the envelope carries."""
-    from opentelemetry import trace
-    from opentelemetry.propagate import extract
 
     with (
         tracer().start_as_current_span(
@@ -259,15 +247,13 @@ def consumer_span(envelope: Mapping[str, Any], queue: str, routing_key: str) -> 
 def start_server_span(name: str, environ: Mapping[str, Any], attributes: dict[str, Any]) -> Any:
     """A SERVER span at an edge that trusts no caller: a new trace, linked to the caller's
     ``traceparent`` when it sent a valid one. Returns (span, token); :func:`end_server_span`."""
-    from opentelemetry import context, trace
-    from opentelemetry.propagate import extract
 
     links = []
     if "HTTP_TRACEPARENT" in environ:  # most callers send none: nothing to parse then
-        carrier = {"traceparent": environ["HTTP_TRACEPARENT"]}
+        headers = {"traceparent": environ["HTTP_TRACEPARENT"]}
         if "HTTP_TRACESTATE" in environ:
-            carrier["tracestate"] = environ["HTTP_TRACESTATE"]
-        incoming = trace.get_current_span(extract(carrier)).get_span_context()
+            headers["tracestate"] = environ["HTTP_TRACESTATE"]
+        incoming = trace.get_current_span(extract(headers)).get_span_context()
         if incoming.is_valid:
             links.append(trace.Link(incoming, {"platform.link": "untrusted_caller"}))
     span = tracer().start_span(
@@ -285,15 +271,12 @@ def _quiet_unless_recording(span: Any, ctx: Any) -> Any:
     """``ctx``, with the instrumentations suppressed when ``span`` is not recorded."""
     if span.is_recording():
         return ctx
-    from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, set_value
-
-    return set_value(_SUPPRESS_INSTRUMENTATION_KEY, True, ctx)
+    return context.set_value(context._SUPPRESS_INSTRUMENTATION_KEY, True, ctx)
 
 
 @contextlib.contextmanager
 def quiet_unless_recording() -> Iterator[None]:
     """Suppresses the instrumentations inside, when the current span is not recorded."""
-    from opentelemetry import context, trace
 
     span = trace.get_current_span()
     if span.is_recording() or not span.get_span_context().is_valid:
@@ -324,7 +307,6 @@ class UnsampledRequestMiddleware:
 
 
 def end_server_span(span: Any, token: Any, *, end: bool = True) -> None:
-    from opentelemetry import context
 
     context.detach(token)
     if end:
@@ -352,8 +334,6 @@ def client_span(name: str, attributes: dict[str, Any], headers: dict[str, str]) 
     if not ON:
         yield None
         return
-    from opentelemetry import trace
-    from opentelemetry.propagate import inject
 
     current = trace.get_current_span()
     if current.get_span_context().is_valid and not current.is_recording():
