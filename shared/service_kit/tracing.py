@@ -157,7 +157,6 @@ def carrier() -> dict[str, str] | None:
     """The current trace context as W3C headers (``traceparent``, ``tracestate``), or None."""
     if not ON:
         return None
-
     headers: dict[str, str] = {}
     inject(headers)
     return headers or None
@@ -173,11 +172,10 @@ def current_ids() -> tuple[str, str] | None:
     """(trace id, span id) in hex of the current span, when one is being recorded."""
     if not ON:
         return None
-
-    context = trace.get_current_span().get_span_context()
-    if not context.is_valid:
+    span_context = trace.get_current_span().get_span_context()
+    if not span_context.is_valid:
         return None
-    return format(context.trace_id, "032x"), format(context.span_id, "016x")
+    return format(span_context.trace_id, "032x"), format(span_context.span_id, "016x")
 
 
 def _messaging_attributes(
@@ -203,7 +201,6 @@ def _message_span(
     operation: dict[str, str],
 ) -> Iterator[None]:
     """A messaging span (``kind``: PRODUCER or CONSUMER) in the trace the envelope carries."""
-
     with (
         tracer().start_as_current_span(
             name,
@@ -247,7 +244,6 @@ def consumer_span(envelope: Mapping[str, Any], queue: str, routing_key: str) -> 
 def start_server_span(name: str, environ: Mapping[str, Any], attributes: dict[str, Any]) -> Any:
     """A SERVER span at an edge that trusts no caller: a new trace, linked to the caller's
     ``traceparent`` when it sent a valid one. Returns (span, token); :func:`end_server_span`."""
-
     links = []
     if "HTTP_TRACEPARENT" in environ:  # most callers send none: nothing to parse then
         headers = {"traceparent": environ["HTTP_TRACEPARENT"]}
@@ -277,7 +273,6 @@ def _quiet_unless_recording(span: Any, ctx: Any) -> Any:
 @contextlib.contextmanager
 def quiet_unless_recording() -> Iterator[None]:
     """Suppresses the instrumentations inside, when the current span is not recorded."""
-
     span = trace.get_current_span()
     if span.is_recording() or not span.get_span_context().is_valid:
         yield
@@ -307,7 +302,6 @@ class UnsampledRequestMiddleware:
 
 
 def end_server_span(span: Any, token: Any, *, end: bool = True) -> None:
-
     context.detach(token)
     if end:
         span.end()
@@ -334,7 +328,6 @@ def client_span(name: str, attributes: dict[str, Any], headers: dict[str, str]) 
     if not ON:
         yield None
         return
-
     current = trace.get_current_span()
     if current.get_span_context().is_valid and not current.is_recording():
         inject(headers)

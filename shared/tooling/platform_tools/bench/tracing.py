@@ -59,7 +59,7 @@ def settings(value: str) -> list[tuple[str, float | None]]:
         if not 0 <= ratio <= 1:
             raise SystemExit(f"BENCH_TRACING_RATIOS={value!r}: ratios from 0 to 1, comma-separated")
         ratios.append(ratio)
-    return [("off", None), *((_label(r), r) for r in ratios)]
+    return [("off", None), *((_label(r), r) for r in dict.fromkeys(ratios))]
 
 
 SETTINGS = settings(os.environ.get("BENCH_TRACING_RATIOS", "0.1,1"))
@@ -281,7 +281,8 @@ def plot(rows: list[Row], path: Path) -> None:
                 "c=8": [r["throughput lost (c=8)"] for r in rows],
             },
         },
-        "Gateway throughput with tracing off, sampled at 0.1 and at 100%",
+        "Gateway throughput with tracing off and sampled at "
+        + ", ".join(label for label, ratio in SETTINGS if ratio is not None),
     )
 
 
@@ -302,7 +303,8 @@ def tracing_cost(context: Context) -> list[Row]:
         return rows
     if float(os.environ.get("BENCH_TRACING_SAGA_SECONDS", "15")) <= 0:
         return rows
-    context.section("Order saga with tracing off, at 0.1 and at 100%", _saga_rows(context))
+    sampled = ", ".join(label for label, ratio in SETTINGS if ratio is not None)
+    context.section(f"Order saga with tracing off and at {sampled}", _saga_rows(context))
     context.note(
         "Receiver CPU: the OTLP receiver's own process (utime + stime from /proc), never counted "
         "in the platform's figures."
